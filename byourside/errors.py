@@ -1,0 +1,232 @@
+"""Errors raised by the SDK: one root, `ByoursideError`, with 0.1.0's constructor and attributes.
+
+Every failure the SDK reports is a `ByoursideError` carrying a precise `code` (the service's error
+token, or one of the SDK's own codes) and the HTTP `status` (0 when no reply was read). Catch the
+root for everything, or a subclass for what you handle differently::
+
+    ByoursideError                      .code .status .message .body .request_id .may_have_placed
+    ├── AuthenticationError             unauthorized, no_api_key
+    ├── InvalidRequestError             to_required, objective_required, invalid_number,
+    │                                   destination_blocked, caller_id_not_owned, too_many_fields,
+    │                                   invalid_field_type, and the SDK's checks before any I/O
+    ├── NotFoundError                   not_found
+    ├── RateLimitError                  rate_limited (.retry_after)
+    ├── UsageCapError                   over_minute_cap (never retried)
+    ├── ServiceUnavailableError         placement_failed, store_error, other 5xx
+    ├── NetworkError                    network_error (status 0)
+    ├── InvalidResponseError            invalid_response: a reply that is not the documented JSON
+    ├── WaitTimeoutError                timeout: wait_for_call passed its deadline (status 0)
+    ├── WebhookVerificationError        invalid_signature (.reason says which check failed)
+    └── ExtractionError                 extraction_mismatch, field_not_obtained, unsupported_field
+
+The API key never appears in an error: messages are built from tokens and the SDK's own text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+__all__ = [
+    "CODE_MESSAGES",
+    "AuthenticationError",
+    "ByoursideError",
+    "ExtractionError",
+    "InvalidRequestError",
+    "InvalidResponseError",
+    "NetworkError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "UsageCapError",
+    "WaitTimeoutError",
+    "WebhookFailureReason",
+    "WebhookVerificationError",
+]
+
+CODE_MESSAGES: dict[str, str] = {
+    # Tokens the service sends.
+    "to_required": "Missing destination number",
+    "objective_required": "Missing call objective",
+    "invalid_number": "Number must be E.164, e.g. +14155550123",
+    "destination_blocked": "Destination not allowed (premium, IRSF, or unsupported country)",
+    "caller_id_not_owned": "Caller ID not on your account",
+    "unauthorized": "Invalid or missing API key",
+    "not_found": "Call ID not found",
+    "rate_limited": "Rate limit reached, retry shortly",
+    "over_minute_cap": "Outbound usage limit reached",
+    "placement_failed": "Carrier or trunk issue, retry shortly",
+    "store_error": "Temporary service error, retry shortly",
+    "too_many_fields": "At most 20 fields can be extracted",
+    "invalid_field_type": "A field's type must be string, boolean or number",
+    # Codes the SDK raises itself.
+    "no_api_key": "No API key: pass api_key= or set BYOURSIDE_API_KEY",
+    "network_error": "Could not reach the API",
+    "timeout": "wait_for_call deadline exceeded",
+    "insecure_base_url": "The base URL must be https:// (plain http:// only to loopback)",
+    "invalid_caller_id": "caller_id must be E.164, e.g. +14155550123",
+    "invalid_webhook_url": "webhook_url must be an https:// URL (plain http:// only to loopback)",
+    "field_name_required": "Every field needs a non-empty name",
+    "duplicate_field_name": "Field names must be unique",
+    "invalid_response": "The API sent a reply that is not the documented JSON",
+    "invalid_signature": "The webhook signature did not verify",
+    "unsupported_field": "This annotation cannot be carried as a string, boolean or number field",
+    "extraction_mismatch": "An extracted value does not fit the declared field",
+    "field_not_obtained": "A required field was not obtained on the call",
+    "error": "The API reported an error without a token",
+}
+"""A readable message for every known code, as 0.1.0 gave one."""
+
+
+class ByoursideError(Exception):
+    """The root of every error the SDK raises.
+
+    The constructor is 0.1.0's: ``ByoursideError(message, status=0, code=None)``. The rest are
+    keyword-only additions.
+
+    Attributes:
+        message: human-readable text.
+        status: the HTTP status, or 0 when no reply was read (network errors, timeouts, the SDK's
+            own checks before any I/O).
+        code: the service's error token or the SDK's own code; see `CODE_MESSAGES`.
+        body: the raw reply body when there was one (bytes as received, possibly truncated).
+        request_id: the `X-Request-Id` reply header, when the service sent one.
+        may_have_placed: True only when a `place_call` request may have reached the service and its
+            outcome is unknown: check `list_calls()` before placing the call again.
+
+    Example:
+        >>> from byourside import ByoursideError
+        >>> err = ByoursideError("Destination not allowed", 400, "destination_blocked")
+        >>> err.code, err.status, str(err)
+        ('destination_blocked', 400, 'destination_blocked: Destination not allowed (HTTP 400)')
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int = 0,
+        code: str | None = None,
+        *,
+        body: bytes | None = None,
+        request_id: str | None = None,
+        may_have_placed: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.body = body
+        self.request_id = request_id
+        self.may_have_placed = may_have_placed
+
+    def __str__(self) -> str:
+        text = f"{self.code}: {self.message}" if self.code else self.message
+        if self.status:
+            text += f" (HTTP {self.status})"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        return text
+
+    def __repr__(self) -> str:
+        # The body is left out: it can be large, and it is the server's text, not ours.
+        return (
+            f"{type(self).__name__}(message={self.message!r}, status={self.status!r}, "
+            f"code={self.code!r}, request_id={self.request_id!r}, "
+            f"may_have_placed={self.may_have_placed!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (multiprocessing, batch workers) with every attribute, subclasses included.
+        return (_rebuild, (type(self), self.message, self.status, self.code), self.__dict__)
+
+
+def _rebuild(cls: type[ByoursideError], message: str, status: int, code: str | None) -> ByoursideError:
+    error = cls.__new__(cls)
+    ByoursideError.__init__(error, message, status, code)
+    return error
+
+
+class AuthenticationError(ByoursideError):
+    """The key is missing (`no_api_key`, raised before any I/O) or refused (`unauthorized`, 401)."""
+
+
+class InvalidRequestError(ByoursideError):
+    """The request was refused by the service's guardrails or by the SDK's checks before any I/O.
+
+    Nothing was placed. Fix the input; retrying the same request gives the same answer.
+    """
+
+
+class NotFoundError(ByoursideError):
+    """No such call for this key (`not_found`)."""
+
+
+class RateLimitError(ByoursideError):
+    """The request rate limit was reached (`rate_limited`); nothing was placed.
+
+    The SDK retries these itself; this is raised once the retries are spent. `retry_after` holds
+    the seconds the service asked to wait, when it said.
+    """
+
+    retry_after: float | None = None
+
+
+class UsageCapError(ByoursideError):
+    """The account's outbound minutes cap is reached (`over_minute_cap`). Never retried."""
+
+
+class ServiceUnavailableError(ByoursideError):
+    """A temporary service or carrier failure (`store_error`, `placement_failed`, other 5xx)."""
+
+
+class NetworkError(ByoursideError):
+    """The API could not be reached, or the connection failed mid-request (`network_error`).
+
+    When `may_have_placed` is True the request may have placed the call: look for it with
+    `list_calls()` before placing it again.
+    """
+
+
+class InvalidResponseError(ByoursideError):
+    """The service replied with something that is not the documented JSON (`invalid_response`):
+    an HTML error page, a truncated body, a JSON value of the wrong shape."""
+
+
+class WaitTimeoutError(ByoursideError):
+    """`wait_for_call` reached its deadline before the call ended (`timeout`, status 0)."""
+
+
+WebhookFailureReason = Literal[
+    "missing_header",
+    "malformed_header",
+    "no_v1_signature",
+    "timestamp_too_old",
+    "timestamp_in_future",
+    "signature_mismatch",
+    "body_not_json",
+    "body_not_event",
+]
+"""Which check a webhook delivery failed; `WebhookVerificationError.reason`."""
+
+
+class WebhookVerificationError(ByoursideError):
+    """A webhook delivery failed verification (`invalid_signature`); `reason` says which check.
+
+    Example:
+        >>> err = WebhookVerificationError("Signature timestamp is 900 s old", "timestamp_too_old")
+        >>> err.code, err.reason
+        ('invalid_signature', 'timestamp_too_old')
+    """
+
+    def __init__(self, message: str, reason: WebhookFailureReason) -> None:
+        super().__init__(message, 0, "invalid_signature")
+        self.reason: WebhookFailureReason = reason
+
+
+class ExtractionError(ByoursideError):
+    """Typed extraction failed: a field the service cannot carry, or a value that does not fit.
+
+    `raw` keeps the values as the service sent them, so nothing is lost.
+    """
+
+    raw: dict[str, Any] | None = None
+    field: str | None = None
