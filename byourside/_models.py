@@ -9,10 +9,10 @@ never edited; this module adds what the spec cannot say:
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, get_args
+from typing import Annotated, Any, ClassVar, Generic, get_args
 
-from pydantic import Field, model_validator
-from typing_extensions import Self
+from pydantic import Field, PrivateAttr, model_validator
+from typing_extensions import Self, TypeVar
 
 from byourside import _generated as wire
 from byourside._base import WireModel
@@ -39,6 +39,9 @@ def is_terminal_status(status: str) -> bool:
     return status in TERMINAL_STATUSES
 
 
+ExtractedT = TypeVar("ExtractedT", default=dict[str, Any])
+"""What a call's `extracted` holds: the wire's dict, or the user's model with typed extraction."""
+
 _ID_DOC = wire.Call.model_fields["id"].description
 _CALL_ID_DOC = wire.Call.model_fields["call_id"].description
 
@@ -60,11 +63,15 @@ class PlacedCall(wire.PlacedCall):
         return is_terminal_status(self.status)
 
 
-class Call(wire.Call):
+class Call(wire.Call, Generic[ExtractedT]):
     """A call as the service reports it: status, and once it has ended, summary, transcript and values.
 
     `call_id` and `id` both hold the call's id, whichever of `id` (a fetched call) or `callId`
     (list items in the docs) the wire used; `to_wire()` gives back only the key that was sent.
+
+    `Call` alone is `Call[dict[str, Any]]`: `extracted` is the wire's dict. With typed extraction
+    (``client.get_call(call_id, fields=Appointment)``) it is a `Call[Appointment]` whose
+    `extracted` is an ``Appointment | None``; `raw_extracted` always keeps the values as sent.
 
     Example:
         >>> call = Call.model_validate({"id": "c1", "status": "completed", "extracted": {"ok": True}})
@@ -74,6 +81,12 @@ class Call(wire.Call):
 
     id: Annotated[str, Field(description=_ID_DOC)] = ""
     call_id: Annotated[str, Field(alias="callId", description=_CALL_ID_DOC)] = ""
+    # Narrowed from the generated dict to the type parameter: a Call[Appointment] deliberately
+    # carries the user's model here, which is the point of typed extraction.
+    extracted: Annotated[
+        ExtractedT | None, Field(description=wire.Call.model_fields["extracted"].description)
+    ] = None  # type: ignore[assignment]
+    _raw_extracted: dict[str, Any] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one_id_under_both_names(self) -> Self:
@@ -85,7 +98,14 @@ class Call(wire.Call):
             self.__dict__["call_id"] = self.id
         elif not self.id:
             self.__dict__["id"] = self.call_id
+        if isinstance(self.extracted, dict):
+            self._raw_extracted = self.extracted
         return self
+
+    @property
+    def raw_extracted(self) -> dict[str, Any] | None:
+        """The extracted values exactly as the service sent them, whatever `extracted` is typed as."""
+        return self._raw_extracted
 
     @property
     def is_terminal(self) -> bool:

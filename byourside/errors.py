@@ -225,8 +225,10 @@ class WebhookVerificationError(ByoursideError):
 class ExtractionError(ByoursideError):
     """Typed extraction failed: a field the service cannot carry, or a value that does not fit.
 
-    `raw` keeps the values as the service sent them, so nothing is lost.
+    Nothing is lost: `raw` keeps the values as the service sent them, `field` names the field at
+    fault, and `call` (when the call was read) is the whole untyped call.
     """
 
     raw: dict[str, Any] | None = None
     field: str | None = None
+    call: Any = None
