@@ -30,6 +30,14 @@ from byourside.errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
+from byourside.webhooks import (
+    EventStore,
+    InMemoryEventStore,
+    WebhookDeduplicator,
+    construct_event,
+    sign_webhook,
+    verify_webhook,
+)
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -38,8 +46,10 @@ __all__ = [
     "Call",
     "CallList",
     "CallStatus",
+    "EventStore",
     "ExtractionError",
     "FieldSpec",
+    "InMemoryEventStore",
     "InvalidRequestError",
     "InvalidResponseError",
     "KnownCallStatus",
@@ -50,8 +60,12 @@ __all__ = [
     "ServiceUnavailableError",
     "UsageCapError",
     "WaitTimeoutError",
+    "WebhookDeduplicator",
     "WebhookEvent",
     "WebhookVerificationError",
     "__version__",
+    "construct_event",
     "is_terminal_status",
+    "sign_webhook",
+    "verify_webhook",
 ]
