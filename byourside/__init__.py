@@ -16,6 +16,7 @@ from byourside._models import (
     is_terminal_status,
 )
 from byourside._version import __version__
+from byourside.client import Client
 from byourside.errors import (
     AuthenticationError,
     ByoursideError,
@@ -46,6 +47,7 @@ __all__ = [
     "Call",
     "CallList",
     "CallStatus",
+    "Client",
     "EventStore",
     "ExtractionError",
     "FieldSpec",

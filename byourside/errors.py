@@ -24,10 +24,16 @@ The API key never appears in an error: messages are built from tokens and the SD
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 __all__ = [
     "CODE_MESSAGES",
+    "MAY_HAVE_PLACED_HINT",
+    "REFUSAL_TOKENS",
+    "SERVER_TOKENS",
     "AuthenticationError",
     "ByoursideError",
     "ExtractionError",
@@ -41,6 +47,8 @@ __all__ = [
     "WaitTimeoutError",
     "WebhookFailureReason",
     "WebhookVerificationError",
+    "error_from_reply",
+    "invalid_response_error",
 ]
 
 CODE_MESSAGES: dict[str, str] = {
@@ -175,7 +183,12 @@ class UsageCapError(ByoursideError):
 
 
 class ServiceUnavailableError(ByoursideError):
-    """A temporary service or carrier failure (`store_error`, `placement_failed`, other 5xx)."""
+    """A temporary service or carrier failure (`store_error`, `placement_failed`, other 5xx).
+
+    `retry_after` holds the seconds the service asked to wait, when it said.
+    """
+
+    retry_after: float | None = None
 
 
 class NetworkError(ByoursideError):
@@ -232,3 +245,170 @@ class ExtractionError(ByoursideError):
     raw: dict[str, Any] | None = None
     field: str | None = None
     call: Any = None
+
+
+# ----------------------------------------------------------------------------------------------
+# From a reply to an error.
+
+SERVER_TOKENS: frozenset[str] = frozenset(
+    {
+        "to_required",
+        "objective_required",
+        "invalid_number",
+        "destination_blocked",
+        "caller_id_not_owned",
+        "unauthorized",
+        "not_found",
+        "rate_limited",
+        "over_minute_cap",
+        "placement_failed",
+        "store_error",
+        "too_many_fields",
+        "invalid_field_type",
+    }
+)
+"""The error tokens the service is known to send. Each proves that no call was placed."""
+
+REFUSAL_TOKENS: frozenset[str] = SERVER_TOKENS - {"rate_limited", "placement_failed", "store_error"}
+"""Tokens that refuse a request for good: sending it again gets the same answer."""
+
+MAY_HAVE_PLACED_HINT = "The call may have been placed: look for it with list_calls() before placing it again."
+"""Appended to the message of every error whose `may_have_placed` is True."""
+
+_TOKEN_CLASSES: dict[str, type[ByoursideError]] = {
+    "unauthorized": AuthenticationError,
+    "no_api_key": AuthenticationError,
+    "not_found": NotFoundError,
+    "rate_limited": RateLimitError,
+    "over_minute_cap": UsageCapError,
+    "placement_failed": ServiceUnavailableError,
+    "store_error": ServiceUnavailableError,
+    **dict.fromkeys(
+        [
+            "to_required",
+            "objective_required",
+            "invalid_number",
+            "destination_blocked",
+            "caller_id_not_owned",
+            "too_many_fields",
+            "invalid_field_type",
+        ],
+        InvalidRequestError,
+    ),
+}
+
+_MAX_BODY_KEPT = 64 * 1024
+
+
+def _class_for_status(status: int) -> type[ByoursideError]:
+    if status in (401, 403):
+        return AuthenticationError
+    if status == 404:
+        return NotFoundError
+    if status == 429:
+        return RateLimitError
+    if 400 <= status < 500:
+        return InvalidRequestError
+    if status >= 500:
+        return ServiceUnavailableError
+    return InvalidResponseError
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        # A plain dict is case-sensitive; HTTP header names are not.
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
+
+
+def _token_of(body: bytes) -> tuple[str | None, str | None]:
+    """The error token in an error body, or why the body is not the documented ``{"error": ...}``."""
+    if not body.strip():
+        return None, "the body is empty"
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, "the body is not JSON (an HTML error page, or cut short)"
+    if not isinstance(data, dict):
+        return None, f"the body is a JSON {type(data).__name__}, not an object"
+    if "error" not in data:
+        return "error", None  # 0.1.0's fallback token for an error body without one
+    token = data["error"]
+    if not isinstance(token, str) or not token:
+        return None, "its `error` is not a token string"
+    return token, None
+
+
+def _may_have_placed(status: int, token: str | None, places_call: bool) -> bool:
+    # A 4xx is the service refusing before doing anything; a known token proves nothing was
+    # placed. Anything else on a placement (a 5xx page, a redirect) leaves the outcome unknown.
+    return places_call and not 400 <= status < 500 and token not in SERVER_TOKENS
+
+
+def invalid_response_error(
+    status: int, body: bytes, headers: Mapping[str, str], problem: str, *, may_have_placed: bool = False
+) -> InvalidResponseError:
+    """The error for a reply that is not the documented JSON (code ``invalid_response``).
+
+    Example:
+        >>> err = invalid_response_error(200, b"<html>", {}, "the body is not JSON")
+        >>> err.code, err.status, err.message.endswith("JSON: the body is not JSON")
+        ('invalid_response', 200, True)
+    """
+    message = f"{CODE_MESSAGES['invalid_response']}: {problem}"
+    if may_have_placed:
+        message += f". {MAY_HAVE_PLACED_HINT}"
+    return InvalidResponseError(
+        message,
+        status,
+        "invalid_response",
+        body=body[:_MAX_BODY_KEPT],
+        request_id=_header(headers, "X-Request-Id"),
+        may_have_placed=may_have_placed,
+    )
+
+
+def error_from_reply(
+    status: int, body: bytes, headers: Mapping[str, str], *, places_call: bool = False
+) -> ByoursideError:
+    """The error for a non-2xx reply: its class by the token first, then by the HTTP status.
+
+    A body that is not ``{"error": "<token>"}`` gives `InvalidResponseError` (code
+    ``invalid_response``); a JSON object without ``error`` gives code ``error`` as 0.1.0 did; an
+    unknown token is kept as the code. `places_call` marks the reply to a placement: its
+    `may_have_placed` is True when the reply does not prove that nothing was placed.
+
+    Example:
+        >>> err = error_from_reply(429, b'{"error": "over_minute_cap"}', {"X-Request-Id": "req_1"})
+        >>> type(err).__name__, err.code, err.status, err.request_id
+        ('UsageCapError', 'over_minute_cap', 429, 'req_1')
+        >>> type(error_from_reply(502, b"<html>Bad Gateway</html>", {})).__name__
+        'InvalidResponseError'
+    """
+    token, problem = _token_of(body)
+    may_have_placed = _may_have_placed(status, token, places_call)
+    if problem is not None:
+        return invalid_response_error(
+            status, body, headers, f"HTTP {status} and {problem}", may_have_placed=may_have_placed
+        )
+    assert token is not None
+    cls = _TOKEN_CLASSES.get(token) or _class_for_status(status)
+    message = CODE_MESSAGES.get(token) or f"The API answered with the error token {token!r}"
+    if may_have_placed:
+        message += f". {MAY_HAVE_PLACED_HINT}"
+    error = cls(
+        message,
+        status,
+        token,
+        body=body[:_MAX_BODY_KEPT],
+        request_id=_header(headers, "X-Request-Id"),
+        may_have_placed=may_have_placed,
+    )
+    if isinstance(error, (RateLimitError, ServiceUnavailableError)):
+        # Imported here: the retry module imports this one.
+        from byourside._retry import parse_retry_after
+
+        error.retry_after = parse_retry_after(_header(headers, "Retry-After"), time.time())
+    return error
