@@ -78,8 +78,9 @@ def verify_webhook(
     # The promise is "never raises" for any input, and a user's secret sequence or str subclass
     # can raise from its own methods; the catch-all keeps the promise.
     try:
-        body = body_bytes(raw_body)
-        keys = secret_keys(secret)
+        # Inline fast paths for the usual bytes body and single secret: this runs per request.
+        body = raw_body if type(raw_body) is bytes else body_bytes(raw_body)
+        keys = (secret.encode("utf-8"),) if type(secret) is str and secret else secret_keys(secret)
         if body is None or keys is None or not valid_tolerance(tolerance):
             return False
         current = time.time() if now is None else float(now)
