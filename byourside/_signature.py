@@ -65,14 +65,19 @@ def secret_keys(secret: object) -> tuple[bytes, ...] | None:
     empty (an unset environment variable, say) would let anyone sign.
     """
     if isinstance(secret, str):
-        return (secret.encode("utf-8"),) if secret else None
-    if not isinstance(secret, Sequence) or isinstance(secret, (bytes, bytearray)) or not secret:
+        secrets: Sequence[object] = (secret,)
+    elif isinstance(secret, Sequence) and not isinstance(secret, (bytes, bytearray)) and secret:
+        secrets = secret
+    else:
         return None
     keys = []
-    for one in secret:
+    for one in secrets:
         if not isinstance(one, str) or not one:
             return None
-        keys.append(one.encode("utf-8"))
+        try:
+            keys.append(one.encode("utf-8"))
+        except UnicodeEncodeError:  # lone surrogates: not a secret anyone could sign with
+            return None
     return tuple(keys)
 
 

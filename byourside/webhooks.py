@@ -171,8 +171,9 @@ def _require_keys(secret: object) -> tuple[bytes, ...]:
         return keys
     if isinstance(secret, str) or (isinstance(secret, Sequence) and all(isinstance(s, str) for s in secret)):
         raise ValueError(
-            "secret is empty, or a sequence that is empty or holds an empty secret: pass the "
-            "whsec_... webhook secret of this endpoint (is its environment variable set?)"
+            "secret is empty, or a sequence that is empty or holds an empty secret (or one that is "
+            "not encodable as UTF-8): pass the whsec_... webhook secret of this endpoint "
+            "(is its environment variable set?)"
         )
     raise TypeError(f"secret must be a str or a sequence of str, got {type(secret).__name__}")
 

@@ -245,7 +245,8 @@ def test_verify_webhook_never_raises_on_bad_bodies(raw_body: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "secret", [None, "", [], [""], [SECRET, ""], [SECRET, None], b"whsec_x", 42, {"k": SECRET}]
+    "secret",
+    [None, "", [], [""], [SECRET, ""], [SECRET, None], "\udcff", b"whsec_x", 42, {"k": SECRET}],
 )
 def test_verify_webhook_never_raises_on_bad_secrets(secret: Any) -> None:
     # An empty secret anywhere refuses everything: an unset variable must not let anyone sign.
@@ -385,6 +386,7 @@ def test_malformed_header_message_quotes_only_an_excerpt() -> None:
         ("\udcff", SECRET, TypeError, "cannot be encoded"),
         (BODY, "", ValueError, "environment variable"),
         (BODY, [SECRET, ""], ValueError, "empty secret"),
+        (BODY, "whsec_\udcff", ValueError, "not encodable"),
         (BODY, None, TypeError, "got NoneType"),
         (BODY, b"whsec_x", TypeError, "got bytes"),
     ],
