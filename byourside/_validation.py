@@ -14,13 +14,14 @@ from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from byourside._models import FieldSpec
-from byourside.errors import CODE_MESSAGES, AuthenticationError, InvalidRequestError
+from byourside.errors import CODE_MESSAGES, AuthenticationError, InvalidRequestError, NotFoundError
 
 __all__ = [
     "MAX_FIELDS",
     "FieldsArg",
     "check_api_key",
     "check_base_url",
+    "check_call_id",
     "fields_to_wire",
     "is_loopback_host",
     "place_call_body",
@@ -205,3 +206,14 @@ def check_api_key(api_key: object) -> str:
             "no_api_key",
         )
     return key
+
+
+def check_call_id(call_id: object) -> str:
+    """`call_id`, or `NotFoundError` code ``not_found`` (status 0) for what can name no call.
+
+    An empty id would turn ``GET /v1/agent/calls/{id}`` into the list, and ``.`` or ``..`` (which
+    quoting leaves as they are) would be resolved away by URL normalisation: none can be sent.
+    """
+    if not isinstance(call_id, str) or call_id in ("", ".", ".."):
+        raise NotFoundError(f"{CODE_MESSAGES['not_found']}: {call_id!r} is not a call id", 0, "not_found")
+    return call_id

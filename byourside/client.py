@@ -25,7 +25,13 @@ from byourside._base import WireModel
 from byourside._models import Call, CallList, PlacedCall
 from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, call_with_retries, retry_delay
 from byourside._transport import Method, Reply, Session, Timeout, Transport
-from byourside._validation import FieldsArg, check_api_key, check_base_url, place_call_body
+from byourside._validation import (
+    FieldsArg,
+    check_api_key,
+    check_base_url,
+    check_call_id,
+    place_call_body,
+)
 from byourside.errors import (
     CODE_MESSAGES,
     NetworkError,
@@ -292,7 +298,7 @@ class Client:
 
     @staticmethod
     def _call_path(call_id: str) -> str:
-        return f"{_CALLS_PATH}/{quote(call_id, safe='')}"
+        return f"{_CALLS_PATH}/{quote(check_call_id(call_id), safe='')}"
 
     def _send(
         self,
