@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -167,8 +167,26 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def never(_: float) -> None:
-    raise AssertionError("this test must not wait")
+@contextmanager
+def unanswered_connect_url() -> Iterator[str]:
+    """A loopback URL whose connections time out: a listener that never accepts, its backlog full.
 
-
-Handler = Callable[[Request], Response]
+    Linux drops the SYNs of further connections once the accept queue is full, so a client's
+    connect times out there without anything being sent.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    address = listener.getsockname()
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler.setblocking(False)
+        filler.connect_ex(address)
+        fillers.append(filler)
+    try:
+        yield f"http://127.0.0.1:{address[1]}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
