@@ -1,0 +1,48 @@
+"""pytest fixtures for code that uses byourside, installed with the package (entry point ``pytest11``).
+
+* ``byourside_server``: a started `byourside.testing.FakeServer` per test, on a `FakeClock`
+  (move time with ``byourside_server.advance(seconds)``; calls ring 0.5 s and talk 1.5 s of it)
+  and with failed webhooks redelivered at once.
+
+Pass any `FakeServer` argument with a marker::
+
+    @pytest.mark.byourside_server(minute_cap=1, owned_numbers=["+14155550100"])
+    def test_cap(byourside_server): ...
+
+Importing this module starts nothing and imports nothing heavy: pytest loads it in every run of
+every project that has byourside installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from byourside.testing import FakeServer
+
+__all__ = ["byourside_server"]
+
+_MARKER = "byourside_server"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``byourside_server`` marker, so ``--strict-markers`` accepts it."""
+    config.addinivalue_line(
+        "markers", f"{_MARKER}(**kwargs): FakeServer arguments for the byourside_server fixture"
+    )
+
+
+@pytest.fixture
+def byourside_server(request: pytest.FixtureRequest) -> Iterator[FakeServer]:
+    """A started FakeServer on a FakeClock, stopped after the test."""
+    from byourside.testing import FakeClock, FakeServer
+
+    options: dict[str, Any] = {"clock": FakeClock(), "webhook_retry_delays": (0.0, 0.0, 0.0)}
+    marker = request.node.get_closest_marker(_MARKER)
+    if marker is not None:
+        options.update(marker.kwargs)
+    with FakeServer(**options) as server:
+        yield server
