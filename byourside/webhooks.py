@@ -60,8 +60,8 @@ def verify_webhook(
         tolerance: how many seconds ``t`` may be from now, in the past or the future.
         now: the current unix time; defaults to the clock. For tests.
 
-    A header may carry several ``v1=`` entries (the service signs with old and new secret while
-    one is rotated); the delivery verifies if any of them matches any secret.
+    A header may carry several ``v1=`` entries (how a sender signs with an old and a new secret
+    during a rotation); the delivery verifies if any of them matches any secret.
 
     Example:
         >>> body = b'{"event":"call.completed","eventId":"evt_1"}'
