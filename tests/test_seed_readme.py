@@ -8,6 +8,7 @@ handling" sections); only the environment points them at the test server: `BYOUR
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,3 +134,32 @@ def test_error_handling_runs_unchanged(seed_server: HTTPServer, capsys: pytest.C
     ]
     (placement,) = requests_to(seed_server)
     assert json.loads(placement.get_data()) == {"to": "+19001234567", "objective": "Sell something"}
+
+
+def readme_section_code(title: str) -> str:
+    """The first Python block of this repository's README section `title`."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_typed_quick_start_of_this_readme_runs(
+    seed_server: HTTPServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BYOURSIDE_API_KEY", README_KEY)
+    seed_server.expect_request("/v1/agent/calls", method="GET").respond_with_json(payloads.LIST_WITH_ID_ITEMS)
+    run(readme_section_code("Quick start"), {})
+    assert capsys.readouterr().out.splitlines() == [
+        "Placed: call_abc123 status: queued",
+        "... completed",
+        "Final status: completed",
+        "Extracted fields: {'confirmed': True, 'new_time': None}",
+        "c2 in_progress",
+        "c1 completed",
+        f"{COMPLETED['summary']} {COMPLETED['recordingUrl']}",
+    ]
+    placement = requests_to(seed_server)[0]
+    assert json.loads(placement.get_data())["fields"] == [
+        {"name": "confirmed", "type": "boolean"},
+        {"name": "new_time", "type": "string"},
+    ]
