@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
+from byourside._extraction import MAX_FIELDS
 from byourside._models import FieldSpec
 from byourside.errors import CODE_MESSAGES, AuthenticationError, InvalidRequestError, NotFoundError
 
@@ -27,15 +28,12 @@ __all__ = [
     "place_call_body",
 ]
 
-MAX_FIELDS = 20
-"""The most fields the service extracts on one call."""
-
 FIELD_TYPES = ("string", "boolean", "number")
 
 # fullmatch, not `$`: `$` also matches before a trailing newline.
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
-FieldsArg: TypeAlias = "Sequence[FieldSpec | Mapping[str, Any]]"
+FieldsArg: TypeAlias = Sequence[FieldSpec | Mapping[str, Any]]
 """What `place_call(fields=...)` takes: 0.1.0's dicts, `FieldSpec` models, or a mix."""
 
 
