@@ -61,9 +61,12 @@ class Received:
 
 
 class WebhookReceiver:
-    """Records webhook POSTs; answers each with the next scripted status, then 200."""
+    """Records webhook POSTs; answers each with the next scripted status, then 200.
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    With a ``gate``, each POST waits until the gate is set before it is recorded and answered.
+    """
+
+    def __init__(self, statuses: list[int] | None = None, gate: threading.Event | None = None) -> None:
         self.received: list[Received] = []
         self._statuses = list(statuses or [])
         self._lock = threading.Lock()
@@ -72,6 +75,8 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if gate is not None:
+                    gate.wait(10)
                 with receiver._lock:
                     receiver.received.append(Received(self.path, self.headers.get("X-BYS-Signature"), body))
                     status = receiver._statuses.pop(0) if receiver._statuses else 200
@@ -83,7 +88,7 @@ class WebhookReceiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -100,7 +105,9 @@ class WebhookReceiver:
 
 
 @contextmanager
-def receiver(statuses: list[int] | None = None) -> Iterator[WebhookReceiver]:
+def receiver(
+    statuses: list[int] | None = None, gate: threading.Event | None = None
+) -> Iterator[WebhookReceiver]:
     """A started `WebhookReceiver`."""
-    with WebhookReceiver(statuses) as started:
+    with WebhookReceiver(statuses, gate) as started:
         yield started
