@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
-from byourside._extraction import MAX_FIELDS
+from pydantic import BaseModel
+
+from byourside._extraction import MAX_FIELDS, fields_from_model
 from byourside._models import FieldSpec
 from byourside.errors import CODE_MESSAGES, AuthenticationError, InvalidRequestError, NotFoundError
 
@@ -33,8 +35,9 @@ FIELD_TYPES = ("string", "boolean", "number")
 # fullmatch, not `$`: `$` also matches before a trailing newline.
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
-FieldsArg: TypeAlias = Sequence[FieldSpec | Mapping[str, Any]]
-"""What `place_call(fields=...)` takes: 0.1.0's dicts, `FieldSpec` models, or a mix."""
+FieldsArg: TypeAlias = Sequence[FieldSpec | Mapping[str, Any]] | type[BaseModel]
+"""What `place_call(fields=...)` takes: 0.1.0's dicts, `FieldSpec` models, or a mix; or a Pydantic
+model class whose fields are the values to extract (typed extraction)."""
 
 
 def _invalid(code: str, detail: str | None = None) -> InvalidRequestError:
@@ -126,6 +129,8 @@ def fields_to_wire(fields: FieldsArg) -> list[dict[str, Any]]:
         >>> fields_to_wire([{"name": "confirmed", "type": "boolean"}, FieldSpec(name="new_time")])
         [{'name': 'confirmed', 'type': 'boolean'}, {'name': 'new_time'}]
     """
+    if isinstance(fields, type) and issubclass(fields, BaseModel):
+        fields = fields_from_model(fields)
     if isinstance(fields, (str, bytes, Mapping)) or not isinstance(fields, Sequence):
         raise _invalid("field_name_required", f"fields must be a list of fields, got {type(fields).__name__}")
     if len(fields) > MAX_FIELDS:

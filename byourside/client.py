@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import quote
 
-from pydantic import ValidationError
+from pydantic import BaseModel
 from typing_extensions import Self
 
-from byourside._base import WireModel
-from byourside._models import Call, CallList, PlacedCall
+from byourside._extraction import typed_call
+from byourside._models import Call, CallList, FieldSpec, PlacedCall
+from byourside._replies import ModelT, check_retries, check_timeout, clamp_limit, parse_reply
 from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, call_with_retries, retry_delay
-from byourside._transport import Method, Reply, Session, Timeout, Transport
+from byourside._transport import Method, Session, Timeout, Transport
 from byourside._validation import (
     FieldsArg,
     check_api_key,
@@ -37,8 +37,6 @@ from byourside.errors import (
     NetworkError,
     RateLimitError,
     WaitTimeoutError,
-    error_from_reply,
-    invalid_response_error,
 )
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "Client"]
@@ -52,59 +50,7 @@ DEFAULT_MAX_RETRIES = 2
 
 _CALLS_PATH = "/v1/agent/calls"
 
-ModelT = TypeVar("ModelT", bound=WireModel)
-
-
-def _check_retries(max_retries: object) -> int:
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ValueError(f"max_retries must be a whole number >= 0, got {max_retries!r}")
-    return max_retries
-
-
-def _seconds(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if value > 0 and math.isfinite(value) else None
-
-
-def _check_timeout(timeout: object) -> Timeout:
-    pair = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-    connect, read = (_seconds(pair[0]), _seconds(pair[1])) if len(pair) == 2 else (None, None)
-    if connect is None or read is None:
-        raise ValueError(f"timeout must be seconds > 0, or a (connect, read) pair of them; got {timeout!r}")
-    return (connect, read)
-
-
-def _clamp_limit(limit: object) -> int:
-    # 0.1.0's rule: anything that is not a non-negative whole number means the default.
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        return 20
-    return max(1, min(100, limit))
-
-
-def _parse(reply: Reply, model: type[ModelT], *, places_call: bool) -> ModelT:
-    """The model in a 2xx reply, or the error the reply stands for."""
-    if not 200 <= reply.status < 300:
-        raise error_from_reply(reply.status, reply.body, reply.headers, places_call=places_call)
-
-    def unreadable(problem: str) -> Exception:
-        # A 2xx to a placement means it was accepted: the call exists even if the body is garbled.
-        return invalid_response_error(
-            reply.status, reply.body, reply.headers, problem, may_have_placed=places_call
-        )
-
-    try:
-        data = json.loads(reply.body)
-    except (ValueError, RecursionError) as exc:
-        raise unreadable(f"HTTP {reply.status} and the body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise unreadable(f"HTTP {reply.status} and the body is a JSON {type(data).__name__}, not an object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
-        raise unreadable(f"it is not a {model.__name__} ({where}: {first['msg']})") from exc
+ExtractedT = TypeVar("ExtractedT", bound=BaseModel)
 
 
 class Client:
@@ -142,9 +88,9 @@ class Client:
     ) -> None:
         key = check_api_key(api_key if api_key is not None else os.environ.get("BYOURSIDE_API_KEY"))
         url = check_base_url(base_url or os.environ.get("BYOURSIDE_BASE_URL") or DEFAULT_BASE_URL)
-        self._max_retries = _check_retries(max_retries)
+        self._max_retries = check_retries(max_retries)
         self._transport = Transport(
-            api_key=key, base_url=url, timeout=_check_timeout(timeout), session=session
+            api_key=key, base_url=url, timeout=check_timeout(timeout), session=session
         )
         # Time goes through these attributes so tests can drive it without patching modules.
         self._sleep: Callable[[float], None] = time.sleep
@@ -227,18 +173,36 @@ class Client:
         )
         return self._send("POST", _CALLS_PATH, PlacedCall, body=body, max_retries=max_retries)
 
-    def get_call(self, call_id: str, *, max_retries: int | None = None) -> Call:
+    @overload
+    def get_call(self, call_id: str, *, max_retries: int | None = None) -> Call: ...
+    @overload
+    def get_call(
+        self, call_id: str, *, fields: type[ExtractedT], max_retries: int | None = None
+    ) -> Call[ExtractedT]: ...
+    def get_call(
+        self,
+        call_id: str,
+        *,
+        fields: type[BaseModel] | None = None,
+        max_retries: int | None = None,
+    ) -> Call[Any]:
         """One call by id: its status and, once it has ended, summary, transcript and values.
+
+        With ``fields=Model`` (the Pydantic model the call was placed with) the result is a
+        ``Call[Model]`` whose `extracted` is a checked ``Model | None``; a value that does not fit
+        raises `ExtractionError` naming the field, with the raw values and the call on it.
 
         Raises `NotFoundError` (``not_found``) for an unknown id or another account's call.
         """
-        return self._send("GET", self._call_path(call_id), Call, max_retries=max_retries)
+        call = self._send("GET", self._call_path(call_id), Call, max_retries=max_retries)
+        return call if fields is None else typed_call(call, fields)
 
     def list_calls(self, limit: int = 20, *, max_retries: int | None = None) -> list[Call]:
         """The most recent calls, at most `limit` (clamped to 1..100; anything else means 20)."""
-        params = {"limit": str(_clamp_limit(limit))}
+        params = {"limit": str(clamp_limit(limit))}
         return self._send("GET", _CALLS_PATH, CallList, params=params, max_retries=max_retries).calls
 
+    @overload
     def wait_for_call(
         self,
         call_id: str,
@@ -246,8 +210,29 @@ class Client:
         interval: float = 3,
         *,
         on_status: Callable[[Call], object] | None = None,
-    ) -> Call:
+    ) -> Call: ...
+    @overload
+    def wait_for_call(
+        self,
+        call_id: str,
+        timeout: float = 180,
+        interval: float = 3,
+        *,
+        fields: type[ExtractedT],
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call[ExtractedT]: ...
+    def wait_for_call(
+        self,
+        call_id: str,
+        timeout: float = 180,
+        interval: float = 3,
+        *,
+        fields: type[BaseModel] | None = None,
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call[Any]:
         """Poll the call every `interval` seconds until its status is terminal, and return it.
+
+        With ``fields=Model`` the ended call comes back as ``Call[Model]``, as `get_call` does.
 
         `timeout` bounds everything inside the wait: polls, their retries, Retry-After waits and
         read timeouts. When the next wait would pass it, `WaitTimeoutError` (code ``timeout``,
@@ -289,10 +274,79 @@ class Client:
                 if on_status is not None:
                     on_status(call)
             if call.is_terminal:
-                return call
+                return call if fields is None else typed_call(call, fields)
             if self._clock() + interval > deadline:
                 raise timed_out()
             self._sleep(max(interval, 0.0))
+
+    @overload
+    def call(
+        self,
+        to: str,
+        objective: str,
+        context: str | None = None,
+        *,
+        fields: Sequence[FieldSpec | Mapping[str, Any]] | None = None,
+        webhook_url: str | None = None,
+        caller_id: str | None = None,
+        voice: str | None = None,
+        language: str | None = None,
+        timeout: float = 180,
+        interval: float = 3,
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call: ...
+    @overload
+    def call(
+        self,
+        to: str,
+        objective: str,
+        context: str | None = None,
+        *,
+        fields: type[ExtractedT],
+        webhook_url: str | None = None,
+        caller_id: str | None = None,
+        voice: str | None = None,
+        language: str | None = None,
+        timeout: float = 180,
+        interval: float = 3,
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call[ExtractedT]: ...
+    def call(
+        self,
+        to: str,
+        objective: str,
+        context: str | None = None,
+        *,
+        fields: FieldsArg | None = None,
+        webhook_url: str | None = None,
+        caller_id: str | None = None,
+        voice: str | None = None,
+        language: str | None = None,
+        timeout: float = 180,
+        interval: float = 3,
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call[Any]:
+        """Place a call and wait for it to end: the whole job in one typed step.
+
+        The call is placed once (`place_call`) and then polled (`wait_for_call`) until its status
+        is terminal. With ``fields=Model`` the result is a ``Call[Model]``.
+
+        Example::
+
+            class Appointment(BaseModel):
+                confirmed: bool
+                new_time: str | None = None
+
+            done = client.call("+14155550123", "Confirm tomorrow's 2pm appointment", fields=Appointment)
+            if done.extracted is not None and done.extracted.confirmed:
+                ...
+        """
+        placed = self.place_call(
+            to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
+        )
+        if isinstance(fields, type):
+            return self.wait_for_call(placed.call_id, timeout, interval, fields=fields, on_status=on_status)
+        return self.wait_for_call(placed.call_id, timeout, interval, on_status=on_status)
 
     # -- one path for every request --------------------------------------------------------
 
@@ -319,12 +373,12 @@ class Client:
             reply = self._transport.request(
                 method, path, params=params, body=payload, timeout=self._timeout_before(deadline)
             )
-            return _parse(reply, model, places_call=places_call)
+            return parse_reply(reply, model, places_call=places_call)
 
         return call_with_retries(
             attempt,
             places_call=places_call,
-            max_retries=self._max_retries if max_retries is None else _check_retries(max_retries),
+            max_retries=self._max_retries if max_retries is None else check_retries(max_retries),
             deadline=deadline,
             timing=self._retry_timing,
             sleep=self._sleep,
