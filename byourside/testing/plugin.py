@@ -3,11 +3,14 @@
 * ``byourside_server``: a started `byourside.testing.FakeServer` per test, on a `FakeClock`
   (move time with ``byourside_server.advance(seconds)``; calls ring 0.5 s and talk 1.5 s of it)
   and with failed webhooks redelivered at once.
+* ``byourside_client``: a `byourside.Client` on that server, with its key. Its waits and retry
+  pauses move the fake clock instead of sleeping, and its deadlines count fake seconds, so
+  ``wait_for_call`` returns at once and a call that never ends times out at once.
 
 Pass any `FakeServer` argument with a marker::
 
     @pytest.mark.byourside_server(minute_cap=1, owned_numbers=["+14155550100"])
-    def test_cap(byourside_server): ...
+    def test_cap(byourside_client): ...
 
 Importing this module starts nothing and imports nothing heavy: pytest loads it in every run of
 every project that has byourside installed.
@@ -21,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from byourside.client import Client
     from byourside.testing import FakeServer
 
-__all__ = ["byourside_server"]
+__all__ = ["byourside_client", "byourside_server"]
 
 _MARKER = "byourside_server"
 
@@ -46,3 +50,16 @@ def byourside_server(request: pytest.FixtureRequest) -> Iterator[FakeServer]:
         options.update(marker.kwargs)
     with FakeServer(**options) as server:
         yield server
+
+
+@pytest.fixture
+def byourside_client(byourside_server: FakeServer) -> Iterator[Client]:
+    """A Client on ``byourside_server`` whose waits move the server's fake clock, closed after the test."""
+    from byourside.client import Client
+
+    clock = byourside_server.clock
+    with Client(api_key=byourside_server.api_key, base_url=byourside_server.base_url) as client:
+        # The Client reads time through these two seams, meant for tests (see its constructor).
+        client._sleep = byourside_server.advance
+        client._clock = lambda: clock.now().timestamp()
+        yield client

@@ -1,0 +1,104 @@
+"""``python -m byourside demo``: the seed's quick start against a local FakeServer, in seconds.
+
+It needs no key and no network: a `byourside.testing.FakeServer` starts on 127.0.0.1 in this
+process, a `Client` places the 0.1.0 README's appointment call on it, waits for the call to end
+(showing its status and the time elapsed on one line) and prints what came back.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from byourside._models import Call
+from byourside.client import Client
+from byourside.errors import ByoursideError
+
+__all__ = ["DEMO_FIELDS", "DEMO_NUMBER", "DEMO_OBJECTIVE", "run_demo"]
+
+DEMO_NUMBER = "+14155550123"
+DEMO_OBJECTIVE = "Confirm the appointment for tomorrow at 2pm and ask if they need to reschedule."
+DEMO_FIELDS = [{"name": "confirmed", "type": "boolean"}, {"name": "new_time", "type": "string"}]
+
+
+class _Progress:
+    """One status line: rewritten in place on a terminal, one line per change otherwise."""
+
+    def __init__(self, out: TextIO, in_place: bool) -> None:
+        self.out = out
+        self.in_place = in_place
+        self.started = time.monotonic()
+        self.shown = False
+
+    def show(self, call: Call) -> None:
+        line = f"  status: {call.status:<12} elapsed: {time.monotonic() - self.started:4.1f} s"
+        if self.in_place:
+            self.out.write(f"\r{line}")
+        else:
+            self.out.write(f"{line}\n")
+        self.out.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.in_place and self.shown:
+            self.out.write("\n")
+            self.shown = False
+
+
+def run_demo(
+    out: TextIO | None = None,
+    *,
+    in_place: bool | None = None,
+    to: str = DEMO_NUMBER,
+    timeout: float = 30,
+    ring_seconds: float = 0.5,
+    talk_seconds: float = 1.5,
+    poll_interval: float = 0.25,
+) -> int:
+    """Place the quick-start call on an in-process FakeServer, wait for it, print the result.
+
+    Returns the process exit status: 0 when the call ended, 1 on an error (printed on one line to
+    stderr). ``in_place`` rewrites the progress line with ``\\r`` (default: when ``out`` is a
+    terminal). ``to`` may be any of the fake's test numbers (`byourside.testing.TEST_NUMBERS`);
+    ``timeout`` bounds the wait, in seconds.
+
+    Example:
+        >>> import io
+        >>> out = io.StringIO()
+        >>> run_demo(out, ring_seconds=0, talk_seconds=0, poll_interval=0.01)
+        0
+        >>> print(out.getvalue().split("Final status:")[1].splitlines()[0].strip())
+        completed
+    """
+    from byourside.testing import FakeServer
+
+    out = out if out is not None else sys.stdout
+    progress = _Progress(out, out.isatty() if in_place is None else in_place)
+    try:
+        with (
+            FakeServer(ring_seconds=ring_seconds, talk_seconds=talk_seconds) as server,
+            Client(api_key=server.api_key, base_url=server.base_url) as client,
+        ):
+            out.write(
+                f"A local By Your Side is running at {server.base_url} (no key, no network, no phone).\n"
+            )
+            placed = client.place_call(to=to, objective=DEMO_OBJECTIVE, fields=DEMO_FIELDS)
+            out.write(f"Placed call {placed.call_id} to {to}: {placed.status}\n")
+            out.write(f"Objective: {DEMO_OBJECTIVE}\n")
+            call = client.wait_for_call(
+                placed.call_id, timeout=timeout, interval=poll_interval, on_status=progress.show
+            )
+            progress.end()
+    except ByoursideError as error:
+        progress.end()
+        out.flush()
+        print(f"demo failed: {error}", file=sys.stderr)
+        return 1
+    out.write(f"Final status: {call.status}\n")
+    out.write(f"Summary: {call.summary}\n")
+    out.write("Extracted values:\n")
+    for name, value in (call.extracted or {}).items():
+        out.write(f"  {name}: {value!r}\n")
+    out.flush()
+    return 0
