@@ -25,13 +25,17 @@ event, as the contract says, with ``startedAt``, ``recordingUrl`` and ``transcri
 
 A completed call's ``extracted`` has a value for every requested field, fitting its type and
 name: ``boolean`` -> ``true``; ``number`` -> a whole number picked from the name; ``string`` ->
-a plausible phrase for the name (``new_time`` -> ``"tomorrow at 3pm"``). Other outcomes report
-every field as null (not obtained).
+a plausible phrase for the name (``new_time`` -> ``"tomorrow at 3pm"``). Like the service's AI,
+it follows what a field's description asks for, as typed extraction writes it: ``One of: 'a',
+'b'.`` -> the first allowed value; an ISO 8601 date, date and time, or HH:MM time -> one in that
+format. Other outcomes report every field as null (not obtained).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +132,9 @@ def extracted_value(field: wire.FieldSpec) -> bool | int | str:
     >>> extracted_value(wire.FieldSpec(name="party_size", type="number"))
     2
     """
+    hinted = _value_the_description_asks_for(field.description or "")
+    if hinted is not None:
+        return hinted
     name = field.name.lower()
     if field.type == "boolean":
         return True
@@ -140,6 +147,36 @@ def extracted_value(field: wire.FieldSpec) -> bool | int | str:
         if any(keyword in name for keyword in keywords):
             return text
     return f"the callee's {field.name.replace('_', ' ')}"
+
+
+_ONE_OF = re.compile(r"One of: (.+?)\.(?:\s|$)")
+_FORMAT_EXAMPLES = (
+    ("ISO 8601 date and time", "2026-11-26T15:00:00+00:00"),
+    ("YYYY-MM-DD", "2026-11-26"),
+    ("HH:MM", "15:00"),
+)
+
+
+def _value_the_description_asks_for(description: str) -> bool | int | str | None:
+    """The first allowed value, or a value in the asked format, when the description says so.
+
+    >>> _value_the_description_asks_for("Why they cancel. One of: 'sick', 'travel'.")
+    'sick'
+    >>> _value_the_description_asks_for("An ISO 8601 date, YYYY-MM-DD, e.g. 2026-11-25.")
+    '2026-11-26'
+    """
+    match = _ONE_OF.search(description)
+    if match:
+        try:
+            allowed = ast.literal_eval(f"[{match.group(1)}]")
+        except (ValueError, SyntaxError):
+            allowed = []
+        if allowed and isinstance(allowed[0], (bool, int, str)):
+            return allowed[0]
+    for hint, example in _FORMAT_EXAMPLES:
+        if hint in description:
+            return example
+    return None
 
 
 def report_for(

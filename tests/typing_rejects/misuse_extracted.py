@@ -1,0 +1,28 @@
+"""Misuses of a typed result that mypy --strict must reject (tests/test_typing_rejects.py runs it).
+
+Each line meant to fail carries `# expect: <mypy error code>`; this file is excluded from the
+project's own mypy run and never imported.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from byourside import Client
+
+
+class Appointment(BaseModel):
+    confirmed: bool
+    party_size: int | None = None
+
+
+def misuse(client: Client) -> None:
+    call = client.get_call("c1", fields=Appointment)
+    if call.extracted is None:
+        return
+    call.extracted.confirmd  # expect: attr-defined
+    size: str = call.extracted.confirmed  # expect: assignment
+    call.extracted["confirmed"]  # expect: index
+    waited = client.wait_for_call("c1", fields=Appointment)
+    waited.extracted.confirmed  # expect: union-attr
+    client.get_call("c1", fields={"name": "x"})  # expect: call-overload
