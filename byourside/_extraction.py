@@ -26,7 +26,7 @@ import types
 from decimal import Decimal
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, PydanticUndefinedAnnotation, ValidationError
 from pydantic.fields import FieldInfo
 
 from byourside._generated import FieldType
@@ -116,6 +116,7 @@ def fields_from_model(model: type[BaseModel]) -> list[FieldSpec]:
         [{'name': 'confirmed', 'type': 'boolean'}, {'name': 'reason', 'type': 'string', \
 'description': "Why they cancel. One of: 'sick', 'travel'."}]
     """
+    _require_complete(model)
     if len(model.model_fields) > MAX_FIELDS:
         extra = list(model.model_fields)[MAX_FIELDS:]
         raise InvalidRequestError(
@@ -132,6 +133,21 @@ def fields_from_model(model: type[BaseModel]) -> list[FieldSpec]:
             spec.description = " ".join(parts)
         specs.append(spec)
     return specs
+
+
+def _require_complete(model: type[BaseModel]) -> None:
+    # A model whose annotations name something pydantic could not resolve yet holds ForwardRefs
+    # in place of types; resolve them now, or say plainly which name is missing.
+    if model.__pydantic_complete__:
+        return
+    try:
+        model.model_rebuild()
+    except PydanticUndefinedAnnotation as exc:
+        raise ExtractionError(
+            f"{model.__name__} is not fully defined: {exc}. Define or import that name, then call "
+            f"{model.__name__}.model_rebuild().",
+            code="unsupported_field",
+        ) from exc
 
 
 def parse_extracted(model: type[ModelT], raw: dict[str, Any] | None) -> ModelT | None:

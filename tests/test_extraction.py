@@ -193,3 +193,24 @@ def test_typed_call_error_carries_the_untyped_call() -> None:
         typed_call(call, Appointment)
     assert caught.value.call is call
     assert caught.value.raw == {"confirmed": "maybe"}
+
+
+def test_a_model_with_an_unresolvable_forward_reference_is_named() -> None:
+    class Later(BaseModel):
+        when: Missing | None = None  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(ExtractionError, match="Later is not fully defined") as caught:
+        fields_from_model(Later)
+    assert caught.value.code == "unsupported_field"
+
+
+class Deferred(BaseModel):
+    answer: LaterAnswer | None = None
+
+
+LaterAnswer = bool  # defined after the model: pydantic leaves Deferred incomplete until a rebuild
+
+
+def test_a_model_completed_later_is_rebuilt() -> None:
+    assert not Deferred.__pydantic_complete__
+    assert [f.to_wire() for f in fields_from_model(Deferred)] == [{"name": "answer", "type": "boolean"}]

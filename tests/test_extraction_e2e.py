@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -111,3 +112,16 @@ def test_the_dict_form_of_0_1_0_keeps_working(client: Client) -> None:
     result = client.wait_for_call(placed["callId"], timeout=10, interval=0.01)
     assert result["status"] == "completed"
     assert result.get("extracted") == {"confirmed": True, "new_time": "tomorrow at 3pm"}
+
+
+def test_the_readme_example_runs(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Typed extraction", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("BYOURSIDE_API_KEY", server.api_key)
+    monkeypatch.setenv("BYOURSIDE_BASE_URL", server.base_url)
+    # dont_inherit: run it as a user module would, without this file's `from __future__` flags.
+    exec(compile(code, "README.md", "exec", dont_inherit=True), {"__name__": "readme_example"})  # noqa: S102
+    assert capsys.readouterr().out.splitlines() == ["True", "2"]
