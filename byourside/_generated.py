@@ -264,11 +264,22 @@ KnownErrorCode = TypeAliasType(
         "store_error",
         "too_many_fields",
         "invalid_field_type",
+        "field_name_required",
+        "duplicate_field_name",
+        "invalid_webhook_url",
+        "invalid_body",
+        "invalid_limit",
+        "method_not_allowed",
     ],
 )
 """
-The error tokens the service sends. `too_many_fields` and `invalid_field_type` are not
-documented: they are the tokens our fake server uses for those checks (our choice).
+The error tokens the service sends. The service documents the first eleven. The rest are
+the tokens our fake server uses where the service is silent (our choice): a field list
+over 20 (`too_many_fields`), a field type other than string/boolean/number
+(`invalid_field_type`), a field without a name (`field_name_required`) or named twice
+(`duplicate_field_name`), a `webhookUrl` that is not HTTPS (`invalid_webhook_url`), a body
+that is not a JSON object of the documented shape (`invalid_body`), a `limit` outside 1..100
+(`invalid_limit`), all 400; and a method the route does not serve (`method_not_allowed`, 405).
 
 """
 
