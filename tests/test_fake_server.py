@@ -5,6 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -415,3 +418,73 @@ def test_calls_lists_every_stored_call_oldest_first(server: FakeServer) -> None:
     assert server.count_calls() == 2
     assert server.count_calls("+14155550001") == 1
     assert server.count_calls("+14155559999") == 0
+
+
+# -- the package and its lifecycle ---------------------------------------------------------------
+
+
+def test_the_public_names_are_pinned_and_resolve() -> None:
+    import byourside.testing as testing
+
+    assert testing.__all__ == [
+        "ALLOWED_COUNTRY_CODES",
+        "BLOCKED_PREFIXES",
+        "DEFAULT_API_KEY",
+        "DEFAULT_OWNED_NUMBERS",
+        "DEFAULT_WEBHOOK_SECRET",
+        "TEST_NUMBERS",
+        "Clock",
+        "FakeClock",
+        "FakeServer",
+        "Fault",
+        "Outcome",
+        "RecordedRequest",
+        "Route",
+        "SystemClock",
+        "WebhookDelivery",
+        "outcome_for",
+    ]
+    assert all(getattr(testing, name) is not None for name in testing.__all__)
+    assert dir(testing) == sorted(testing.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        testing.Nope  # noqa: B018 - the lookup is the test
+
+
+def test_importing_the_plugin_starts_nothing_and_loads_no_server_module() -> None:
+    code = (
+        "import sys, threading, byourside.testing.plugin; "
+        "print(threading.active_count(), sorted(m for m in sys.modules if m.startswith('byourside.testing')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split(" ", 1) == ["1", "['byourside.testing', 'byourside.testing.plugin']\n"]
+
+
+def test_stop_closes_idle_connections_and_the_server_starts_again() -> None:
+    def connection_threads() -> int:
+        return sum(1 for thread in threading.enumerate() if "process_request" in thread.name)
+
+    others = connection_threads()  # other servers' connections, if any test left one open
+    server = FakeServer()
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {server.api_key}"
+    with server:
+        assert session.get(f"{server.base_url}/v1/agent/calls", timeout=5).status_code == 200
+        assert connection_threads() == others + 1  # the keep-alive connection awaits its next request
+    assert repr(server) == "FakeServer(stopped)"
+    ended = threading.Event()
+    for _ in range(500):  # the thread ends as soon as its socket is shut; poll briefly for it
+        if connection_threads() == others:
+            ended.set()
+            break
+        ended.wait(0.01)
+    assert ended.is_set(), "stop() left an idle keep-alive connection open"
+    with server:
+        assert session.get(f"{server.base_url}/v1/agent/calls", timeout=5).status_code == 200
+    session.close()
+
+
+def test_base_url_needs_a_started_server() -> None:
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = FakeServer().base_url

@@ -7,6 +7,7 @@ way an injected fault asks (a dropped connection, a truncated body, a delay).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -76,6 +77,27 @@ class HttpServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _RequestHandler)
         self.handle_request_record = handle
         self.stopping = threading.Event()
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Close every open connection, as a stopping server does (idle keep-alives included)."""
+        self.stopping.set()
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

@@ -144,8 +144,8 @@ class FakeServer:
             return
         self._running = False
         self.clock.unsubscribe(self._catch_up)
-        self._http.stopping.set()
         self._http.shutdown()
+        self._http.close_connections()
         self._http.server_close()
         self._wake.set()
         self._webhooks.stop()
