@@ -182,7 +182,7 @@ def _is_e164(number: str) -> bool:
 def _json_object(raw_body: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw_body)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+    except (ValueError, RecursionError):  # undecodable, not JSON, or nested past the parser's depth
         raise GuardrailError("invalid_body") from None
     if not isinstance(body, dict):
         raise GuardrailError("invalid_body")
