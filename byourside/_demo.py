@@ -2,7 +2,8 @@
 
 It needs no key and no network: a `byourside.testing.FakeServer` starts on 127.0.0.1 in this
 process, a `Client` places the 0.1.0 README's appointment call on it, waits for the call to end
-(showing its status and the time elapsed on one line) and prints what came back.
+(showing its status and the time elapsed on one line) and prints what came back, read as the
+typed `DemoAppointment` model (typed extraction).
 """
 
 from __future__ import annotations
@@ -11,15 +12,25 @@ import sys
 import time
 from typing import TextIO
 
+from pydantic import BaseModel
+
 from byourside._models import Call
 from byourside.client import Client
 from byourside.errors import ByoursideError
 
-__all__ = ["DEMO_FIELDS", "DEMO_NUMBER", "DEMO_OBJECTIVE", "run_demo"]
+__all__ = ["DEMO_FIELDS", "DEMO_NUMBER", "DEMO_OBJECTIVE", "DemoAppointment", "run_demo"]
 
 DEMO_NUMBER = "+14155550123"
 DEMO_OBJECTIVE = "Confirm the appointment for tomorrow at 2pm and ask if they need to reschedule."
 DEMO_FIELDS = [{"name": "confirmed", "type": "boolean"}, {"name": "new_time", "type": "string"}]
+"""The seed's quick-start fields, as 0.1.0 wrote them; `DemoAppointment` derives exactly these."""
+
+
+class DemoAppointment(BaseModel):
+    """What the demo call extracts, declared as a model: the seed's two fields."""
+
+    confirmed: bool | None = None  # None when the call did not obtain it (voicemail, say)
+    new_time: str | None = None
 
 
 class _Progress:
@@ -83,11 +94,15 @@ def run_demo(
             out.write(
                 f"A local By Your Side is running at {server.base_url} (no key, no network, no phone).\n"
             )
-            placed = client.place_call(to=to, objective=DEMO_OBJECTIVE, fields=DEMO_FIELDS)
+            placed = client.place_call(to=to, objective=DEMO_OBJECTIVE, fields=DemoAppointment)
             out.write(f"Placed call {placed.call_id} to {to}: {placed.status}\n")
             out.write(f"Objective: {DEMO_OBJECTIVE}\n")
             call = client.wait_for_call(
-                placed.call_id, timeout=timeout, interval=poll_interval, on_status=progress.show
+                placed.call_id,
+                timeout=timeout,
+                interval=poll_interval,
+                fields=DemoAppointment,
+                on_status=progress.show,
             )
             progress.end()
     except ByoursideError as error:
@@ -98,7 +113,8 @@ def run_demo(
     out.write(f"Final status: {call.status}\n")
     out.write(f"Summary: {call.summary}\n")
     out.write("Extracted values:\n")
-    for name, value in (call.extracted or {}).items():
+    extracted = {} if call.extracted is None else call.extracted.model_dump()
+    for name, value in extracted.items():
         out.write(f"  {name}: {value!r}\n")
     out.flush()
     return 0

@@ -87,3 +87,10 @@ def test_python_m_byourside_without_a_command_shows_usage() -> None:
             check=True,
         ).stdout
     )
+
+
+def test_the_demo_model_derives_the_seed_fields() -> None:
+    from byourside._demo import DEMO_FIELDS, DemoAppointment
+    from byourside._extraction import fields_from_model
+
+    assert [spec.to_wire() for spec in fields_from_model(DemoAppointment)] == DEMO_FIELDS
