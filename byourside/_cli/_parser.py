@@ -1,0 +1,272 @@
+"""The ``byourside`` argument parser: every command, option and check on the words typed.
+
+Options are checked here, before any client exists: a bad ``--field`` or ``--timeout`` is a usage
+error (exit status 2) and costs no request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from byourside._cli._exit import exit_codes_help
+from byourside._models import FieldSpec
+from byourside._validation import FIELD_TYPES
+from byourside._version import __version__
+
+__all__ = ["Parser", "UsageError", "build_parser", "parse_field"]
+
+DESCRIPTION = """\
+Place, watch and inspect By Your Side calls, and debug webhooks, from a terminal.
+
+The key comes from --api-key or BYOURSIDE_API_KEY (prefer the environment: a command line is
+visible to other users of the machine); the base URL from --base-url or BYOURSIDE_BASE_URL. The
+key is never printed. --json prints the wire JSON on stdout, for scripts; progress and errors go
+to stderr. Try it without a key or network: `byourside demo`.
+"""
+
+EPILOG = f"""\
+exit status:
+{exit_codes_help()}
+
+Errors print `error: <code>: <message>` on stderr.
+"""
+
+
+class UsageError(Exception):
+    """Bad arguments: the parser's usage text and its message, printed by `main` (exit status 2)."""
+
+    def __init__(self, usage: str, message: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+        self.message = message
+
+
+class Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` that raises `UsageError` rather than printing and exiting itself, so
+    `main` can redact the message (a key typed in the wrong place) and return the status."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviations: `--api` for `--api-key` would slip past the redaction of its value.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self.format_usage(), f"{self.prog}: error: {message}\n")
+
+
+def parse_field(text: str) -> FieldSpec:
+    """A ``--field`` value, ``name[:type[:description]]``, as a `FieldSpec`.
+
+    The type is ``string`` (the service's default, not sent), ``boolean`` or ``number``; the
+    description is everything after the second colon, colons included.
+
+    Example:
+        >>> parse_field("confirmed:boolean").to_wire()
+        {'name': 'confirmed', 'type': 'boolean'}
+        >>> parse_field("new_time:string:The new time, e.g. 3:30pm").description
+        'The new time, e.g. 3:30pm'
+        >>> parse_field("notes").to_wire()
+        {'name': 'notes'}
+    """
+    name, _, rest = text.partition(":")
+    field_type, _, description = rest.partition(":")
+    name, field_type = name.strip(), field_type.strip()
+    if not name:
+        raise argparse.ArgumentTypeError(f"a field is name[:type[:description]], got {text!r}")
+    if field_type and field_type not in FIELD_TYPES:
+        raise argparse.ArgumentTypeError(
+            f"field {name!r}: the type must be one of {', '.join(FIELD_TYPES)}, got {field_type!r}"
+        )
+    spec = FieldSpec(name=name)
+    if field_type:
+        spec.type = field_type  # type: ignore[assignment]  # checked against FIELD_TYPES above
+    if description:
+        spec.description = description
+    return spec
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
+def _poll_interval(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("the poll interval must be more than 0 seconds")
+    return value
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _add_wait_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=180.0,
+        metavar="SECONDS",
+        help="give up waiting after this long, exit status 3 (default: 180)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=_poll_interval,
+        default=3.0,
+        metavar="SECONDS",
+        help="seconds between polls (default: 3)",
+    )
+
+
+def build_parser(prog: str = "byourside") -> Parser:
+    """The parser of every command. Each command sets ``run`` to its name (``"webhooks verify"``)."""
+    # Global options are accepted before or after the command (`byourside --json list` and
+    # `byourside list --json`); SUPPRESS keeps a subcommand's unset copy from hiding the other.
+    api = Parser(add_help=False)
+    api.add_argument(
+        "--api-key",
+        default=argparse.SUPPRESS,
+        metavar="KEY",
+        help="the agent key, bys_ak_... (default: $BYOURSIDE_API_KEY); never printed",
+    )
+    api.add_argument(
+        "--base-url",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="the API (default: $BYOURSIDE_BASE_URL, then https://api.byourside.ai)",
+    )
+    output = Parser(add_help=False)
+    output.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print the wire JSON on stdout"
+    )
+    secret = Parser(add_help=False)
+    secret.add_argument(
+        "--secret",
+        action="append",
+        metavar="SECRET",
+        help="the endpoint's webhook secret, whsec_...; repeat while rotating "
+        "(default: $BYOURSIDE_WEBHOOK_SECRET); never printed",
+    )
+    secret.add_argument(
+        "--tolerance",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="how far the signature's timestamp may be from now (default: 300)",
+    )
+
+    parser = Parser(
+        prog=prog,
+        parents=[api, output],
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, parents: list[Parser]) -> Parser:
+        sub = commands.add_parser(
+            name,
+            parents=parents,
+            help=help_text,
+            description=f"{help_text[0].upper()}{help_text[1:]}.",
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(run=name, command_parser=sub)
+        return sub
+
+    call = command("call", "place a call (and with --wait, wait for it to end)", [api, output])
+    call.add_argument(
+        "--to", required=True, metavar="NUMBER", help="the number to call, E.164 (+14155550123)"
+    )
+    call.add_argument("--objective", required=True, metavar="TEXT", help="what the AI should achieve")
+    call.add_argument("--context", metavar="TEXT", help="background for the AI, never told to the callee")
+    call.add_argument(
+        "--field",
+        dest="fields",
+        action="append",
+        type=parse_field,
+        metavar="NAME[:TYPE[:DESCRIPTION]]",
+        help="a value to extract; TYPE is string (default), boolean or number; repeat for each",
+    )
+    call.add_argument("--caller-id", metavar="NUMBER", help="the number to call from (one you own)")
+    call.add_argument("--webhook-url", metavar="URL", help="where the service POSTs this call's events")
+    call.add_argument("--voice", metavar="NAME", help="the AI's voice (Aoede, Kore, Puck, ...)")
+    call.add_argument("--language", metavar="TAG", help="BCP-47 tag (en-US) or auto")
+    call.add_argument(
+        "--wait", action="store_true", help="wait for the call to end; the exit status says how it ended"
+    )
+    _add_wait_options(call)
+
+    get = command("get", "show one call", [api, output])
+    get.add_argument("call_id", metavar="CALL_ID")
+
+    recent = command("list", "list recent calls, newest first", [api, output])
+    recent.add_argument(
+        "--limit",
+        type=_int_between(1, 100),
+        default=20,
+        metavar="N",
+        help="at most N calls, 1-100 (default: 20)",
+    )
+
+    wait = command("wait", "wait for a call to end; the exit status says how it ended", [api, output])
+    wait.add_argument("call_id", metavar="CALL_ID")
+    _add_wait_options(wait)
+
+    demo = command("demo", "place the quick-start call on a local fake server (no key, no network)", [])
+    demo.add_argument(
+        "--to", metavar="NUMBER", help="a test number of the fake server, to see another outcome"
+    )
+
+    webhooks = commands.add_parser(
+        "webhooks", help="verify webhook deliveries", description="Verify webhook deliveries."
+    )
+    webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
+
+    verify = webhook_commands.add_parser(
+        "verify",
+        parents=[secret, output],
+        help="check one delivery: the body on stdin, its X-BYS-Signature header as --header",
+        description="Check one delivery: the raw body on stdin, its X-BYS-Signature header as "
+        "--header. Exit status 0 when it verifies, 4 (and the failed check) when not.",
+    )
+    verify.set_defaults(run="webhooks verify", command_parser=verify)
+    verify.add_argument("--header", required=True, metavar="'t=...,v1=...'", help="the X-BYS-Signature value")
+
+    listen = webhook_commands.add_parser(
+        "listen",
+        parents=[secret, output],
+        help="receive deliveries locally: verify each, answer 200 or 400, print each event",
+        description="Run a local webhook receiver: verify each delivery, answer 200 (or 400 when it "
+        "does not verify, as the service expects) and print each event; --json prints one JSON "
+        "object a line. Stops on Ctrl-C.",
+    )
+    listen.set_defaults(run="webhooks listen", command_parser=listen)
+    listen.add_argument(
+        "--port", type=_int_between(0, 65535), default=8000, help="default: 8000; 0 picks one"
+    )
+    listen.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
+    listen.add_argument(
+        "--max-events", type=_int_between(1, 2**31), metavar="N", help="exit after N verified deliveries"
+    )
+    return parser
