@@ -18,7 +18,7 @@ Exit statuses:
 
 ====  ===========================================================================
  0    success; when waiting, the call ended ``completed``
- 1    an API or SDK error (refused, not found, network, ``no_api_key``, ...)
+ 1    an API, SDK or system error (``not_found``, ``no_api_key``, ``network_error``, a port in use)
  2    usage error: bad or missing arguments
  3    the wait timed out before the call ended (code ``timeout``)
  4    ``webhooks verify``: the delivery did not verify (code ``invalid_signature``)

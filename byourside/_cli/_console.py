@@ -22,7 +22,7 @@ __all__ = ["Console", "StatusLine", "redact"]
 REDACTED = "[redacted]"
 # Keys and webhook secrets by their documented prefixes: a key pasted in the wrong place (a call
 # id, an unrecognised argument) must not come back in an error message either.
-_SECRET_SHAPES = re.compile(r"\b(bys_ak_|whsec_)[^\s'\",]+")
+_SECRET_SHAPES = re.compile(r"\b(bys_ak_|whsec_)[A-Za-z0-9][^\s'\",]*")
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

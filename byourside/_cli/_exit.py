@@ -34,7 +34,9 @@ class ExitCode(IntEnum):
 
 EXIT_DESCRIPTIONS: dict[ExitCode, str] = {
     ExitCode.OK: "success; when waiting, the call ended `completed`",
-    ExitCode.API_ERROR: "an API or SDK error (refused, not found, network, `no_api_key`, ...)",
+    ExitCode.API_ERROR: (
+        "an API, SDK or system error (`not_found`, `no_api_key`, `network_error`, a port in use)"
+    ),
     ExitCode.USAGE: "usage error: bad or missing arguments",
     ExitCode.WAIT_TIMEOUT: "the wait timed out before the call ended (code `timeout`)",
     ExitCode.WEBHOOK_REJECTED: "`webhooks verify`: the delivery did not verify (code `invalid_signature`)",
