@@ -7,6 +7,8 @@ import argparse
 import http.client
 import io
 import json
+import os
+import pty
 import re
 import threading
 from collections.abc import Iterator
@@ -224,3 +226,16 @@ def test_the_receiver_marks_a_redelivery(receiver: tuple[WebhookReceiver, io.Str
         "call.in_progress evt_9 call c9 status in_progress (redelivery)",
     ]
     assert err.getvalue() == ""
+
+
+def test_reading_a_body_from_a_terminal_says_what_it_waits_for() -> None:
+    main_end, tty_end = pty.openpty()
+    os.write(main_end, b'{"event": "call.completed"}\n\x04')  # a line, then Ctrl-D
+    err = io.StringIO()
+    with os.fdopen(tty_end, "rb") as terminal:
+        body = Console(io.StringIO(), err, stdin=terminal).read_input()
+    os.close(main_end)
+    assert body == b'{"event": "call.completed"}\n'
+    assert err.getvalue() == "reading the raw body from stdin; end it with Ctrl-D\n"
+    assert Console(io.StringIO(), err, stdin=io.BytesIO(b"{}")).read_input() == b"{}"
+    assert err.getvalue().count("\n") == 1  # not for a file or a pipe

@@ -53,7 +53,11 @@ class Console:
 
     def read_input(self) -> bytes:
         """Everything on stdin, as raw bytes (a webhook body must be verified as received)."""
-        return self.stdin.read() if self.stdin is not None else b""
+        if self.stdin is None:
+            return b""
+        if self.stdin.isatty():  # someone typing, or a forgotten `< body.json`: say what we wait for
+            self.note("reading the raw body from stdin; end it with Ctrl-D")
+        return self.stdin.read()
 
     def lines(self, lines: Iterable[str]) -> None:
         """Write `lines` (data) to stdout."""
