@@ -331,3 +331,22 @@ def test_help_lists_every_command_and_exit_status() -> None:
     assert "  130  interrupted (Ctrl-C)" in done.stdout
     version = run(["--version"], module=True)
     assert version.stdout.startswith("python -m byourside ")
+
+
+def test_a_wait_cut_short_by_the_service_says_how_to_resume_and_a_refusal_does_not(
+    server: FakeServer,
+) -> None:
+    with Client(KEY, server.base_url) as client:
+        call_id = client.place_call(SEED, "Confirm").call_id
+    server.inject("get", "over_minute_cap")  # never retried: the wait ends on the first poll
+    done = run(["wait", call_id, *FAST], server)
+    assert server.pending_faults("get") == 0
+    assert done.code == ExitCode.API_ERROR
+    hint, error = done.stderr.splitlines()
+    assert hint == f"call {call_id} may still be going; to wait again: byourside wait {call_id}"
+    assert error == "error: over_minute_cap: Outbound usage limit reached (HTTP 429)"
+    done = run(["wait", "call_unknown", *FAST], server)
+    assert (done.code, done.stderr) == (
+        ExitCode.API_ERROR,
+        "error: not_found: Call ID not found (HTTP 404)\n",
+    )

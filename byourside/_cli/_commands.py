@@ -12,12 +12,14 @@ from byourside._cli._listen import listen
 from byourside._cli._render import call_lines, calls_table, event_lines, placed_lines
 from byourside._models import Call
 from byourside.client import Client
-from byourside.errors import WaitTimeoutError
+from byourside.errors import AuthenticationError, ByoursideError, InvalidRequestError, NotFoundError
 from byourside.webhooks import construct_event
 
 __all__ = ["COMMANDS", "WEBHOOK_SECRET_ENV", "run_command"]
 
 WEBHOOK_SECRET_ENV = "BYOURSIDE_WEBHOOK_SECRET"  # noqa: S105 - a variable name, not a secret
+
+_REFUSALS = (NotFoundError, AuthenticationError, InvalidRequestError)
 
 
 def _client(args: argparse.Namespace) -> Client:
@@ -40,8 +42,11 @@ def _wait(client: Client, call_id: str, args: argparse.Namespace, console: Conso
     try:
         with StatusLine(console.err, live=live) as status_line:
             call = client.wait_for_call(call_id, args.timeout, args.interval, on_status=status_line.update)
-    except (WaitTimeoutError, KeyboardInterrupt):
-        console.note(f"call {call_id} may still be going; to wait again: byourside wait {call_id}")
+    except (ByoursideError, KeyboardInterrupt) as error:
+        # A refusal (an unknown id, a bad key) ended nothing; a timeout, a network failure or
+        # Ctrl-C only ended the waiting: the call goes on, so say how to pick it up again.
+        if not isinstance(error, _REFUSALS):
+            console.note(f"call {call_id} may still be going; to wait again: byourside wait {call_id}")
         raise
     _show_call(call, args, console)
     code = exit_for_status(call.status)
