@@ -44,6 +44,16 @@ def ended_call(server: FakeServer, to: str = SEED) -> Call:
         return client.wait_for_call(placed.call_id, timeout=10, interval=0.02)
 
 
+def assert_lifecycle(seen: list[str], final: str) -> None:
+    """`seen` is one line per status change, in lifecycle order, ending with `final`.
+
+    Which of the early statuses a poll catches depends on the machine's speed, not on the CLI.
+    """
+    lifecycle = ["queued", "in_progress", final]
+    assert seen[-1] == final
+    assert seen == sorted(set(seen), key=lifecycle.index), seen
+
+
 def test_call_sends_every_option_and_prints_the_placed_call(server: FakeServer) -> None:
     done = run(
         [
@@ -124,8 +134,7 @@ def test_call_wait_exits_by_how_the_call_ended(server: FakeServer, options: list
         assert "\r" not in done.stderr  # stderr is a pipe: one plain line per status
         assert progress[0] == f"placed call {call.call_id}: queued"
         status_lines = [line for line in progress if line.startswith("status: ")]
-        assert status_lines[0].split()[1] == "queued"
-        assert status_lines[-1].split()[1] == status
+        assert_lifecycle([line.split()[1] for line in status_lines], status)
         assert all(line.split()[2] == "elapsed:" for line in status_lines)
         if status != "completed":
             assert progress[-1] == f"the call ended {status} (exit status {int(expected[status])})"
@@ -143,11 +152,7 @@ def test_call_wait_prints_the_key_fields_and_extracted_values(server: FakeServer
     assert fields["to"].strip() == SEED
     assert fields["summary"].strip().startswith("The callee was reached")
     assert done.stdout.splitlines()[-3:] == ["extracted:", "  confirmed=true", "  new_time=tomorrow at 3pm"]
-    assert [line.split()[1] for line in done.stderr.splitlines()[1:]] == [
-        "queued",
-        "in_progress",
-        "completed",
-    ]
+    assert_lifecycle([line.split()[1] for line in done.stderr.splitlines()[1:]], "completed")
 
 
 def test_get_shows_a_call_and_json_reads_back_into_a_call(server: FakeServer) -> None:
@@ -205,7 +210,7 @@ def test_on_a_terminal_the_status_line_is_redrawn_in_place_and_ticks(server: Fak
     with Client(KEY, server.base_url) as client:
         call_id = client.place_call(TEST_NUMBERS["never_ends"], "Hold the line").call_id
     main_end, tty_end = pty.openpty()
-    process = start(["wait", call_id, "--timeout", "0.7", *FAST], server, stderr=tty_end)
+    process = start(["wait", call_id, "--timeout", "1.5", *FAST], server, stderr=tty_end)
     os.close(tty_end)
     seen = b""
     while True:  # read the terminal as it is written; EOF (EIO on Linux) once the process is gone
