@@ -143,7 +143,7 @@ def check_place_request(raw_body: bytes, owned_numbers: frozenset[str]) -> Place
     language = _optional_string(body, "language")
     fields = _fields(body.get("fields"))
     webhook_url = _webhook_url(body.get("webhookUrl"))
-    caller_id = body.get("callerId")
+    caller_id = _optional_string(body, "callerId")
     if caller_id is not None and caller_id not in owned_numbers:
         raise GuardrailError("caller_id_not_owned", 403)
     if is_blocked_destination(to):
