@@ -46,6 +46,16 @@ def clamp_limit(limit: object) -> int:
 
 def parse_reply(reply: Reply, model: type[ModelT], *, places_call: bool) -> ModelT:
     """The model in a 2xx reply, or the error the reply stands for."""
+    if reply.problem is not None:
+        # The status was read, the body not whole: a 4xx still proves nothing was placed.
+        may_have_placed = places_call and not 400 <= reply.status < 500
+        raise invalid_response_error(
+            reply.status,
+            reply.body,
+            reply.headers,
+            f"HTTP {reply.status} and {reply.problem}",
+            may_have_placed=may_have_placed,
+        )
     if not 200 <= reply.status < 300:
         raise error_from_reply(reply.status, reply.body, reply.headers, places_call=places_call)
 
