@@ -67,7 +67,10 @@ class Client:
         session: a `requests.Session` to send through (proxies, adapters, mounts). It stays
             yours: `close()` closes only the session the client made.
 
-    The client holds one connection pool; use it as a context manager, or call `close()`.
+    One client may be shared by many threads (it keeps up to 32 pooled connections) and survives
+    ``os.fork()``: a child process that uses it opens connections of its own. A `session` passed in
+    is used as it is everywhere: give a forked child its own client. Use the client as a context
+    manager, or call `close()`.
 
     Example:
         >>> from byourside import Client
