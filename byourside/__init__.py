@@ -4,6 +4,8 @@ Place a real outbound call with an objective and the fields to extract, wait for
 read back a summary, a transcript and the extracted values as typed models.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from byourside._models import (
     TERMINAL_STATUSES,
     Call,
@@ -40,9 +42,17 @@ from byourside.webhooks import (
     verify_webhook,
 )
 
+if TYPE_CHECKING:
+    from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchStatus
+
 __all__ = [
     "TERMINAL_STATUSES",
     "AuthenticationError",
+    "BatchItem",
+    "BatchOptions",
+    "BatchProgress",
+    "BatchResult",
+    "BatchStatus",
     "ByoursideError",
     "Call",
     "CallList",
@@ -71,3 +81,16 @@ __all__ = [
     "sign_webhook",
     "verify_webhook",
 ]
+
+_BATCH_NAMES = frozenset({"BatchItem", "BatchOptions", "BatchProgress", "BatchResult", "BatchStatus"})
+
+
+def __getattr__(name: str) -> Any:
+    # Batch calling's types load on first use, so `import byourside` stays light.
+    if name in _BATCH_NAMES:
+        from byourside import _batch
+
+        value = getattr(_batch, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,13 +12,13 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
 
 from pydantic import BaseModel
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 from byourside._extraction import typed_call
 from byourside._models import Call, CallList, FieldSpec, PlacedCall
@@ -38,6 +38,9 @@ from byourside.errors import (
     RateLimitError,
     WaitTimeoutError,
 )
+
+if TYPE_CHECKING:
+    from byourside._batch import BatchItem, BatchOptions, BatchResult, ResultT
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "Client"]
 
@@ -350,6 +353,25 @@ class Client:
         if isinstance(fields, type):
             return self.wait_for_call(placed.call_id, timeout, interval, fields=fields, on_status=on_status)
         return self.wait_for_call(placed.call_id, timeout, interval, on_status=on_status)
+
+    def place_calls(
+        self,
+        items: Iterable[BatchItem | Mapping[str, Any] | BaseModel],
+        *,
+        fields: type[ResultT] | Sequence[FieldSpec | Mapping[str, Any]] | None = None,
+        **options: Unpack[BatchOptions],
+    ) -> Generator[BatchResult[ResultT], None, None]:
+        """Place many calls, a few at a time, paced; yield one `BatchResult` per item as each ends.
+
+        Items are `BatchItem` models or dicts of its keys; `fields` applies to every call
+        (``fields=Model``: typed results). With ``journal="run.jsonl"`` a killed batch resumes where
+        it stopped and never dials anyone twice; ``close()`` the generator to stop early. The
+        `options` (``concurrency=4``, ``wait=True``, ``journal``, ``retry_unknown``, ``ordered``,
+        ...) are documented on `BatchOptions`.
+        """
+        from byourside._batch_run import run_batch  # loaded on first use: `import byourside` stays light
+
+        return run_batch(self, items, fields=fields, **options)
 
     # -- one path for every request --------------------------------------------------------
 

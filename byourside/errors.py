@@ -80,6 +80,10 @@ CODE_MESSAGES: dict[str, str] = {
     "unsupported_field": "This annotation cannot be carried as a string, boolean or number field",
     "extraction_mismatch": "An extracted value does not fit the declared field",
     "field_not_obtained": "A required field was not obtained on the call",
+    "invalid_batch_item": "A batch item is not a placement (to, objective and the other place_call keys)",
+    "journal_mismatch": "The batch journal was written for other items",
+    "journal_in_use": "The batch journal is in use by another running batch",
+    "placement_unknown": "The call may have been placed: its outcome was not recorded",
     "error": "The API reported an error without a token",
 }
 """A readable message for every known code, as 0.1.0 gave one."""
