@@ -237,7 +237,7 @@ def check(result: object, method: str) -> None:
 
 
 @settings(
-    max_examples=600,
+    max_examples=1000,
     derandomize=True,
     database=None,
     deadline=None,
