@@ -78,6 +78,10 @@ def should_retry(*, code: str | None, status: int, may_have_placed: bool, places
         False
         >>> should_retry(code="invalid_response", status=502, may_have_placed=False, places_call=False)
         True
+        >>> should_retry(code="invalid_response", status=200, may_have_placed=False, places_call=False)
+        True
+        >>> should_retry(code="invalid_response", status=200, may_have_placed=True, places_call=True)
+        False
     """
     if places_call:
         if may_have_placed:
@@ -85,6 +89,9 @@ def should_retry(*, code: str | None, status: int, may_have_placed: bool, places
         # A network error that is not `may_have_placed` failed before the request was sent.
         return code == "network_error" or code in PLACEMENT_RETRY_TOKENS
     if code == "network_error" or code in READ_RETRY_TOKENS:
+        return True
+    if code == "invalid_response" and 200 <= status < 300:
+        # A garbled 2xx to a read (a truncated body): reading again is safe and likely to succeed.
         return True
     if code in REFUSAL_TOKENS:
         # `over_minute_cap` may come with a 429, a guardrail token with any status: the token wins.

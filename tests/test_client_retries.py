@@ -188,7 +188,6 @@ def test_list_calls_retried_too(httpserver: HTTPServer) -> None:
         reply(500, {"error": "not_found"}),
         reply(401, {"error": "unauthorized"}),
         reply(429, {"error": "some_new_limit"}),
-        reply(200, raw=b"{"),
     ],
 )
 def test_gets_not_retried_on_refusals(httpserver: HTTPServer, refusal: Any) -> None:
@@ -198,3 +197,18 @@ def test_gets_not_retried_on_refusals(httpserver: HTTPServer, refusal: Any) -> N
         make_client(httpserver, record_sleeps=sleeps).get_call("c1")
     assert len(requests_to(httpserver)) == 1
     assert sleeps.waits == []
+
+
+def test_a_get_answered_with_an_unreadable_2xx_is_read_again(httpserver: HTTPServer) -> None:
+    script(httpserver, GET_PATH, [reply(200, raw=b'{"id": "c1", "sta'), OK_CALL])
+    call = make_client(httpserver).get_call("c1")
+    assert call.call_id == "c1"
+    assert len(requests_to(httpserver)) == 2
+
+
+def test_a_placement_answered_with_an_unreadable_2xx_is_never_sent_again(httpserver: HTTPServer) -> None:
+    script(httpserver, PLACE_PATH, [reply(201, raw=b'{"callId": "c1", "sta'), OK_PLACED])
+    with pytest.raises(ByoursideError) as raised:
+        make_client(httpserver).place_call("+14155550123", "Confirm")
+    assert (raised.value.code, raised.value.may_have_placed) == ("invalid_response", True)
+    assert len(requests_to(httpserver)) == 1

@@ -55,7 +55,9 @@ RETRY_TABLE: list[tuple[str | None, int, bool, bool, bool]] = [
     ("not_found", 404, False, False, False),
     ("not_found", 500, False, False, False),
     ("unauthorized", 401, False, False, False),
-    ("invalid_response", 200, False, False, False),  # a garbled 200 is not transient
+    ("invalid_response", 200, False, False, True),  # a garbled 2xx to a read: read again
+    ("invalid_response", 200, True, True, False),  # ... but never to a placement
+    ("invalid_response", 404, False, False, False),  # an unreadable 4xx page will not change
     ("error", 429, False, False, False),  # 429 without the rate_limited token
     ("some_new_token", 429, False, False, False),
     ("error", 400, False, False, False),

@@ -145,8 +145,9 @@ CLASSES = {
 PLACEMENT_RETRIED = {"rate_limited", "placement_failed", "store_error"}
 """Replies that prove nothing was placed: the only placement failures sent again."""
 STORED_BEFORE_FAILING = {"truncated_body", "drop_after_store", "slow"}
-POLL_RETRIED = {"rate_limited", "store_error", "html_502", "drop", "slow"}
-"""Read failures retried: tokens that say so, 5xx replies, lost connections and read timeouts."""
+POLL_RETRIED = {"rate_limited", "store_error", "html_502", "drop", "slow", "truncated_body"}
+"""Read failures retried: tokens that say so, 5xx replies, unreadable 2xx replies, lost
+connections and read timeouts."""
 
 
 @dataclass(frozen=True)
@@ -386,7 +387,8 @@ def test_the_policy_model_agrees_with_the_readme_on_simple_cases() -> None:
     three_failed_reads: list[Step] = [("drop", None), ("slow", None), ("html_502", None)]
     assert outcome([], three_failed_reads) == ("invalid_response", "InvalidResponseError", False, 1, 1)
     assert outcome([], [("rate_limited", 2)] * 4) == ("completed", None, False, 1, 1)
-    assert outcome([], [("truncated_body", None)]) == (
+    assert outcome([], [("truncated_body", None)]) == ("completed", None, False, 1, 1)
+    assert outcome([], [("truncated_body", None)] * 3) == (
         "invalid_response",
         "InvalidResponseError",
         False,
