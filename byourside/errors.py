@@ -27,7 +27,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+
+from byourside._generated import KnownErrorCode
 
 __all__ = [
     "CODE_MESSAGES",
@@ -66,6 +68,9 @@ CODE_MESSAGES: dict[str, str] = {
     "store_error": "Temporary service error, retry shortly",
     "too_many_fields": "At most 20 fields can be extracted",
     "invalid_field_type": "A field's type must be string, boolean or number",
+    "invalid_body": "The request body is not a JSON object of the documented shape",
+    "invalid_limit": "limit must be a whole number from 1 to 100",
+    "method_not_allowed": "This route does not serve that HTTP method",
     # Codes the SDK raises itself.
     "no_api_key": "No API key: pass api_key= or set BYOURSIDE_API_KEY",
     "network_error": "Could not reach the API",
@@ -254,24 +259,9 @@ class ExtractionError(ByoursideError):
 # ----------------------------------------------------------------------------------------------
 # From a reply to an error.
 
-SERVER_TOKENS: frozenset[str] = frozenset(
-    {
-        "to_required",
-        "objective_required",
-        "invalid_number",
-        "destination_blocked",
-        "caller_id_not_owned",
-        "unauthorized",
-        "not_found",
-        "rate_limited",
-        "over_minute_cap",
-        "placement_failed",
-        "store_error",
-        "too_many_fields",
-        "invalid_field_type",
-    }
-)
-"""The error tokens the service is known to send. Each proves that no call was placed."""
+SERVER_TOKENS: frozenset[str] = frozenset(get_args(KnownErrorCode.__value__))
+"""The error tokens the service is known to send (from the spec's `KnownErrorCode`). Each proves
+that no call was placed."""
 
 REFUSAL_TOKENS: frozenset[str] = SERVER_TOKENS - {"rate_limited", "placement_failed", "store_error"}
 """Tokens that refuse a request for good: sending it again gets the same answer."""
@@ -280,6 +270,8 @@ MAY_HAVE_PLACED_HINT = "The call may have been placed: look for it with list_cal
 """Appended to the message of every error whose `may_have_placed` is True."""
 
 _TOKEN_CLASSES: dict[str, type[ByoursideError]] = {
+    # Every other known token refuses a malformed or disallowed request.
+    **dict.fromkeys(SERVER_TOKENS, InvalidRequestError),
     "unauthorized": AuthenticationError,
     "no_api_key": AuthenticationError,
     "not_found": NotFoundError,
@@ -287,18 +279,6 @@ _TOKEN_CLASSES: dict[str, type[ByoursideError]] = {
     "over_minute_cap": UsageCapError,
     "placement_failed": ServiceUnavailableError,
     "store_error": ServiceUnavailableError,
-    **dict.fromkeys(
-        [
-            "to_required",
-            "objective_required",
-            "invalid_number",
-            "destination_blocked",
-            "caller_id_not_owned",
-            "too_many_fields",
-            "invalid_field_type",
-        ],
-        InvalidRequestError,
-    ),
 }
 
 _MAX_BODY_KEPT = 64 * 1024

@@ -52,6 +52,13 @@ TOKENS: dict[str, tuple[int, type[ByoursideError]]] = {
     "store_error": (503, ServiceUnavailableError),
     "too_many_fields": (400, InvalidRequestError),
     "invalid_field_type": (400, InvalidRequestError),
+    # The fake server's tokens where the service is silent (the spec marks them as our choice).
+    "field_name_required": (400, InvalidRequestError),
+    "duplicate_field_name": (400, InvalidRequestError),
+    "invalid_webhook_url": (400, InvalidRequestError),
+    "invalid_body": (400, InvalidRequestError),
+    "invalid_limit": (400, InvalidRequestError),
+    "method_not_allowed": (405, InvalidRequestError),
 }
 
 Operation = Callable[[Client], object]
