@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Callable
 
+from byourside._cli import _batch as batch
 from byourside._cli._console import Console, StatusLine
 from byourside._cli._exit import ExitCode, exit_for_status
 from byourside._cli._listen import listen
@@ -151,6 +152,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console, bool], int]] = {
     "list": recent,
     "wait": wait,
     "demo": demo,
+    "batch": batch.run,
     "webhooks verify": verify,
     "webhooks listen": receive,
 }

@@ -233,6 +233,10 @@ def build_parser(prog: str = "byourside") -> Parser:
     wait.add_argument("call_id", metavar="CALL_ID")
     _add_wait_options(wait)
 
+    from byourside._cli import _batch  # its own module: the batch command's options and checks
+
+    _batch.add_arguments(command("batch", _batch.HELP, [api]))
+
     demo = command("demo", "place the quick-start call on a local fake server (no key, no network)", [])
     demo.add_argument(
         "--to", metavar="NUMBER", help="a test number of the fake server, to see another outcome"
