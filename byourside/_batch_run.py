@@ -138,8 +138,10 @@ def _results(run: _Run, concurrency: int, ordered: bool) -> Generator[BatchResul
                 index = pending.popleft()
                 running[pool.submit(run.process, index)] = index
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in sorted(finished, key=running.pop):
-                result = future.result()  # a worker raises only on a bug or a failed journal write
+            for future in finished:
+                del running[future]
+            # A worker raises only on a bug or a failed journal write: that ends the batch.
+            for result in sorted((future.result() for future in finished), key=lambda r: r.index):
                 run.progress.finished(result)
                 if not ordered:
                     yield result
