@@ -6,6 +6,8 @@ Installed as the ``byourside`` console script and as ``python -m byourside``::
         --field confirmed:boolean --field new_time:string --wait
     byourside get CALL_ID          byourside list --limit 10          byourside wait CALL_ID
     byourside demo                 (a local fake server: no key, no network)
+    byourside batch rows.csv --objective "Confirm the appointment for {name}" \\
+        --journal run.jsonl --out results.csv     (one call per row, resumable)
     byourside webhooks verify --secret whsec_... --header 't=...,v1=...' < body.json
     byourside webhooks listen --port 8000 --secret whsec_...
 
