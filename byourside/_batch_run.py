@@ -351,9 +351,19 @@ class _Run:
                 for call in recent
                 if call.to == item.to and call.objective == item.objective and call.call_id not in claimed
             ]
-            if len(matches) == 1:
+            # A twin item (same number and objective) whose own placement is unsettled could be
+            # the owner of any match: then no match is provably this item's.
+            twins = [
+                other
+                for other, twin in enumerate(self.items)
+                if other != index
+                and (twin.to, twin.objective) == (item.to, item.objective)
+                and self.journal.state(other).phase == "unknown"
+            ]
+            adopt = len(matches) == 1 and not twins
+            if adopt:
                 self.journal.adopted(index, matches[0])
-        if len(matches) == 1:
+        if adopt:
             self.progress.placed(index)
             note = f"adopted call {matches[0]}, found with list_calls (same number and objective)"
             return self.follow(index, matches[0], adopted=True, note=note)
@@ -361,8 +371,10 @@ class _Run:
             return self.place(index)
         if matches:
             note = (
-                f"list_calls shows {len(matches)} calls to this number with this objective that no "
-                "other item claims: look at them before placing again"
+                f"list_calls shows {len(matches)} call(s) to this number with this objective that no "
+                "other item claims"
+                + (f", and item(s) {twins} to them are unsettled too" if twins else "")
+                + ": look at them before placing again"
             )
         else:
             note = (

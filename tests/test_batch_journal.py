@@ -212,6 +212,26 @@ def test_a_call_claimed_by_another_item_is_never_adopted(
 
 
 @pytest.mark.byourside_server(instant=True)
+def test_twin_items_both_unsettled_adopt_nothing(
+    byourside_server: FakeServer, byourside_client: Client, tmp_path: Path
+) -> None:
+    # Two rows for the same person and objective, both killed mid-request, one call stored:
+    # which row it belongs to cannot be told, so neither takes it, and neither is placed again.
+    journal = tmp_path / "run.jsonl"
+    twins = [{"to": number(0), "objective": "Confirm"}] * 2
+    book = Journal.open(journal, keys_of(twins))
+    book.intent(0)
+    book.intent(1)
+    book.close()
+    byourside_client.place_call(number(0), "Confirm")
+
+    results = list(byourside_client.place_calls(twins, journal=journal, retry_unknown=True))
+    assert [(r.status, r.adopted) for r in results] == [("unknown", False)] * 2
+    assert all(r.note is not None and "unsettled" in r.note for r in results)
+    assert byourside_server.count_calls() == 1
+
+
+@pytest.mark.byourside_server(instant=True)
 def test_several_matching_calls_leave_the_item_unknown_even_with_retry_unknown(
     byourside_server: FakeServer, byourside_client: Client, tmp_path: Path
 ) -> None:
@@ -225,7 +245,7 @@ def test_several_matching_calls_leave_the_item_unknown_even_with_retry_unknown(
     [result] = byourside_client.place_calls(items(1), journal=journal, retry_unknown=True)
     assert result.status == "unknown"
     assert result.note is not None
-    assert "2 calls" in result.note
+    assert "2 call(s)" in result.note
     assert byourside_server.count_calls() == 2
 
 
