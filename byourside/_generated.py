@@ -302,12 +302,17 @@ SdkErrorCode = TypeAliasType(
         "unsupported_field",
         "extraction_mismatch",
         "field_not_obtained",
+        "invalid_batch_item",
+        "journal_mismatch",
+        "journal_in_use",
+        "placement_unknown",
     ],
 )
 """
 Codes the SDK raises itself; the service never sends them. `no_api_key`, `network_error` and
-`timeout` come from 0.1.0; the rest are checks the SDK makes before any I/O, and the reply
-checks it makes after.
+`timeout` come from 0.1.0; the rest are checks the SDK makes before any I/O, the reply
+checks it makes after, and batch calling's own outcomes (a bad item, a journal that
+belongs to other items or is in use, a placement whose outcome is unknown).
 
 """
 
