@@ -9,7 +9,6 @@ model or a `ByoursideError`.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
@@ -22,8 +21,9 @@ from typing_extensions import Self, Unpack
 
 from byourside._extraction import typed_call
 from byourside._models import Call, CallList, FieldSpec, PlacedCall
+from byourside._polling import poll_until_ended
 from byourside._replies import ModelT, check_retries, check_timeout, clamp_limit, parse_reply
-from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, call_with_retries, retry_delay
+from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, call_with_retries
 from byourside._transport import Method, Session, Timeout, Transport
 from byourside._validation import (
     FieldsArg,
@@ -32,19 +32,12 @@ from byourside._validation import (
     check_call_id,
     place_call_body,
 )
-from byourside.errors import (
-    CODE_MESSAGES,
-    NetworkError,
-    RateLimitError,
-    WaitTimeoutError,
-)
 
 if TYPE_CHECKING:
     from byourside._batch import BatchItem, BatchOptions, BatchResult, ResultT
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "Client"]
 
-logger = logging.getLogger("byourside")
 
 DEFAULT_BASE_URL = "https://api.byourside.ai"
 DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)
@@ -248,42 +241,17 @@ class Client:
         finds a new status, the first poll included.
         """
         path = self._call_path(call_id)
-        deadline = self._clock() + timeout
-        status: str | None = None
-
-        def timed_out() -> WaitTimeoutError:
-            return WaitTimeoutError(
-                f"{CODE_MESSAGES['timeout']}: call {call_id!r} had not ended after {timeout} s "
-                f"(last status seen: {status or 'none'})",
-                0,
-                "timeout",
-            )
-
-        while True:
-            try:
-                call = self._send("GET", path, Call, deadline=deadline)
-            except DeadlineExceeded as stop:
-                raise timed_out() from stop.last_error
-            except RateLimitError as limited:
-                pause = max(interval, retry_delay(1, limited.retry_after, timing=self._retry_timing))
-                if self._clock() + pause > deadline:
-                    raise timed_out() from limited
-                logger.info("Rate limited while waiting for %s; polling again in %.2f s", call_id, pause)
-                self._sleep(pause)
-                continue
-            except NetworkError as error:
-                if self._clock() >= deadline:  # the read timeout was cut to the deadline
-                    raise timed_out() from error
-                raise
-            if call.status != status:
-                status = call.status
-                if on_status is not None:
-                    on_status(call)
-            if call.is_terminal:
-                return call if fields is None else typed_call(call, fields)
-            if self._clock() + interval > deadline:
-                raise timed_out()
-            self._sleep(max(interval, 0.0))
+        call = poll_until_ended(
+            lambda deadline: self._send("GET", path, Call, deadline=deadline),
+            call_id=call_id,
+            timeout=timeout,
+            interval=interval,
+            on_status=on_status,
+            clock=self._clock,
+            sleep=self._sleep,
+            timing=self._retry_timing,
+        )
+        return call if fields is None else typed_call(call, fields)
 
     @overload
     def call(
