@@ -76,7 +76,7 @@ def raw_uri(request: Request) -> str:
 # -- raw sockets ----------------------------------------------------------------------------
 
 
-def _read_request(conn: socket.socket) -> bytes:
+def read_request(conn: socket.socket) -> bytes:
     """Read one HTTP request (head and Content-Length body) from `conn`."""
     data = b""
     while b"\r\n\r\n" not in data:
@@ -131,7 +131,7 @@ class RawServer:
                 continue
             conn.settimeout(5)
             try:
-                request = _read_request(conn)
+                request = read_request(conn)
             except OSError:
                 conn.close()
                 continue

@@ -1,4 +1,5 @@
-"""mypy --strict rejects misuse of a typed extraction result: exactly the lines marked `# expect:`."""
+"""mypy --strict rejects misuses of the typed API: exactly the lines marked `# expect:` in each file of
+`tests/typing_rejects/` (typed extraction, batch calling), and nothing else."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REJECTS = ROOT / "tests" / "typing_rejects"
@@ -20,8 +23,10 @@ def expected_errors(path: Path) -> set[tuple[int, str]]:
     return found
 
 
-def test_mypy_rejects_each_marked_misuse_and_nothing_else() -> None:
-    path = REJECTS / "misuse_extracted.py"
+@pytest.mark.parametrize("path", sorted(REJECTS.glob("*.py")), ids=lambda p: p.name)
+def test_mypy_rejects_each_marked_misuse_and_nothing_else(path: Path) -> None:
+    expected = expected_errors(path)
+    assert expected, f"{path.name} marks no line it expects mypy to reject"
     result = subprocess.run(
         [
             sys.executable,
@@ -45,4 +50,4 @@ def test_mypy_rejects_each_marked_misuse_and_nothing_else() -> None:
         for m in re.finditer(r"^[^:]+:(\d+): error: .*\[([\w-]+)\]$", result.stdout, re.MULTILINE)
     }
     assert result.returncode == 1, result.stdout
-    assert reported == expected_errors(path), result.stdout
+    assert reported == expected, result.stdout

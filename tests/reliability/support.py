@@ -13,6 +13,7 @@ from typing import Any
 
 from byourside import Client
 from byourside._retry import RetryTiming
+from tests.client_support import read_request
 
 API_KEY = "bys_ak_reliability_7Hq2_SECRET_c0ffee"
 """The one key of the reliability suite; distinctive, so finding it anywhere is never a fluke."""
@@ -85,28 +86,6 @@ def driven_client(base_url: str, *, time: DrivenTime | None = None, **options: A
 
 Responder = Callable[[socket.socket], None]
 """Writes a reply (or does not) on a connection whose request has been read."""
-
-
-def read_request(conn: socket.socket) -> bytes:
-    """One HTTP request (head and a Content-Length body) from `conn`; b"" when none came."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 class ScriptedServer:

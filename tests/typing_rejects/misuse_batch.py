@@ -1,4 +1,4 @@
-"""Misuses of batch calling that mypy --strict must reject (tests/test_batch_typing_rejects.py runs it).
+"""Misuses of batch calling that mypy --strict must reject (tests/test_typing_rejects.py runs it).
 
 Each line meant to fail carries `# expect: <mypy error code>`; this file is excluded from the
 project's own mypy run and never imported.
