@@ -33,17 +33,17 @@ from byourside.errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
-from byourside.webhooks import (
-    EventStore,
-    InMemoryEventStore,
-    WebhookDeduplicator,
-    construct_event,
-    sign_webhook,
-    verify_webhook,
-)
 
 if TYPE_CHECKING:
     from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchStatus
+    from byourside.webhooks import (
+        EventStore,
+        InMemoryEventStore,
+        WebhookDeduplicator,
+        construct_event,
+        sign_webhook,
+        verify_webhook,
+    )
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -82,15 +82,33 @@ __all__ = [
     "verify_webhook",
 ]
 
-_BATCH_NAMES = frozenset({"BatchItem", "BatchOptions", "BatchProgress", "BatchResult", "BatchStatus"})
+# Loaded on first use, so `import byourside` stays light for programs that only place calls.
+_LAZY_HOMES = {
+    **dict.fromkeys(["BatchItem", "BatchOptions", "BatchProgress", "BatchResult", "BatchStatus"], "_batch"),
+    **dict.fromkeys(
+        [
+            "EventStore",
+            "InMemoryEventStore",
+            "WebhookDeduplicator",
+            "construct_event",
+            "sign_webhook",
+            "verify_webhook",
+        ],
+        "webhooks",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
-    # Batch calling's types load on first use, so `import byourside` stays light.
-    if name in _BATCH_NAMES:
-        from byourside import _batch
+    home = _LAZY_HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        value = getattr(_batch, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"byourside.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -32,7 +32,8 @@ class WireModel(BaseModel):
         {'callId': 'call_abc123', 'status': 'queued'}
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # defer_build: each model builds its validator on first use, not at `import byourside`.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     # Wire names that answer for another wire name (a call's `id` and `callId` are one value).
     _wire_synonyms: ClassVar[dict[str, str]] = {}
