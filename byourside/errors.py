@@ -5,6 +5,7 @@ token, or one of the SDK's own codes) and the HTTP `status` (0 when no reply was
 root for everything, or a subclass for what you handle differently::
 
     ByoursideError                      .code .status .message .body .request_id .may_have_placed
+                                        .call_id
     ├── AuthenticationError             unauthorized, no_api_key
     ├── InvalidRequestError             to_required, objective_required, invalid_number,
     │                                   destination_blocked, caller_id_not_owned, too_many_fields,
@@ -107,8 +108,12 @@ class ByoursideError(Exception):
         code: the service's error token or the SDK's own code; see `CODE_MESSAGES`.
         body: the raw reply body when there was one (bytes as received, possibly truncated).
         request_id: the `X-Request-Id` reply header, when the service sent one.
-        may_have_placed: True only when a `place_call` request may have reached the service and its
-            outcome is unknown: check `list_calls()` before placing the call again.
+        may_have_placed: True when a placement may have reached the service (its outcome is
+            unknown), and on every error raised after a placement succeeded: never place the call
+            again without looking for it (`call_id`, or `list_calls()`).
+        call_id: the id of the call this error concerns when one is known: the call placed before
+            a later step failed (`client.call()`'s wait, a batch item), or the call read. None
+            where no call is known.
 
     Example:
         >>> from byourside import ByoursideError
@@ -126,6 +131,7 @@ class ByoursideError(Exception):
         body: bytes | None = None,
         request_id: str | None = None,
         may_have_placed: bool = False,
+        call_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -134,6 +140,7 @@ class ByoursideError(Exception):
         self.body = body
         self.request_id = request_id
         self.may_have_placed = may_have_placed
+        self.call_id = call_id
 
     def __str__(self) -> str:
         text = f"{self.code}: {self.message}" if self.code else self.message
@@ -148,7 +155,7 @@ class ByoursideError(Exception):
         return (
             f"{type(self).__name__}(message={self.message!r}, status={self.status!r}, "
             f"code={self.code!r}, request_id={self.request_id!r}, "
-            f"may_have_placed={self.may_have_placed!r})"
+            f"may_have_placed={self.may_have_placed!r}, call_id={self.call_id!r})"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
