@@ -19,6 +19,8 @@ import pytest
 from pydantic import BaseModel
 
 from byourside import BatchProgress, BatchResult, BatchRun, InvalidRequestError
+from byourside._batch import BatchItem
+from byourside._journal import Journal, item_key
 from byourside.client import Client
 from byourside.testing import TEST_NUMBERS, FakeServer
 from tests.batch_support import Answer, items, number, posts, reply_bytes, routed_server
@@ -318,3 +320,65 @@ def test_results_are_batch_results() -> None:
     with FakeServer(instant=True) as server, Client(server.api_key, server.base_url) as client:
         results = client.place_calls(items(2), interval=0.01)
         assert all(isinstance(r, BatchResult) for r in results)
+
+
+@pytest.mark.byourside_server(instant=True)
+def test_without_a_snapshot_no_call_is_adopted_and_the_candidates_are_listed(
+    byourside_server: FakeServer, byourside_client: Client, tmp_path: Path
+) -> None:
+    # A journal from before snapshots: an intent, and one matching call that may or may not be
+    # older than it. Nothing proves it is this item's: it is listed, never adopted, never re-placed.
+    journal = tmp_path / "run.jsonl"
+    [item] = items(1)
+    book = Journal.open(journal, [item_key(BatchItem.model_validate(item).placement())])
+    book.intent(0)
+    book.close()
+    maybe = byourside_client.place_call(item["to"], item["objective"])
+
+    [result] = byourside_client.place_calls([item], journal=journal, retry_unknown=True)
+    assert (result.status, result.adopted, result.candidates) == ("unknown", False, (maybe.call_id,))
+    assert result.note is not None
+    assert "no snapshot" in result.note
+    assert byourside_server.count_calls() == 1
+
+
+def test_a_snapshot_that_is_not_a_list_of_ids_is_refused(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    keys = [item_key(BatchItem.model_validate(item).placement()) for item in items(1)]
+    Journal.open(journal, keys).close()
+    with journal.open("ab") as file:
+        file.write(b'{"event": "snapshot", "call_ids": [1, 2]}\n')
+    with pytest.raises(InvalidRequestError, match="line 2") as raised:
+        Journal.open(journal, keys)
+    assert raised.value.code == "journal_mismatch"
+
+
+def trickled_reads(request: bytes) -> bytes | Answer:
+    if request.startswith(b"POST "):
+        return reply_bytes(200, b'{"callId": "call_1", "status": "queued"}')
+    if request.startswith(b"GET /v1/agent/calls?"):
+        return reply_bytes(200, b'{"calls": []}')
+    body = b'{"id": "call_1", "status": "in_progress", "summary": null}'
+
+    def trickle(conn: Any) -> None:
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+        for byte in body:  # one byte every 0.2 s: each read is quick, the reply takes 11 s
+            conn.sendall(bytes([byte]))
+            time.sleep(0.2)
+
+    return trickle
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a trickled reply is bounded only once the transport enforces the client's wall-clock "
+    "deadline (issue 22 case 7, safety-transport/safety-client); the batch passes it down",
+)
+def test_the_per_call_timeout_bounds_a_trickled_reply() -> None:
+    with routed_server(trickled_reads) as server, Client("bys_ak_test", server.url, timeout=(2, 8)) as client:
+        started = time.monotonic()
+        [result] = client.place_calls(items(1), timeout=1, interval=0.05)
+        elapsed = time.monotonic() - started
+    assert result.error is not None
+    assert (result.status, result.error.code) == ("placed", "timeout")
+    assert elapsed < 6  # a 1 s deadline; the trickle alone takes 11 s
