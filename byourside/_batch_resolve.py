@@ -79,19 +79,21 @@ def resolve_placement(
     if adopt:
         run.progress.placed(index)
         note = (
-        f"adopted call {adoptable[0]}, found with list_calls (same number and objective, "
-        "made after the intent)"
-    )
+            f"adopted call {adoptable[0]}, found with list_calls (same number and objective, "
+            "made after the intent)"
+        )
         return run.follow(index, adoptable[0], adopted=True, resumed=resumed, note=note)
     if not maybe_its_own and may_retry and not accepted:
         return run.place(index)
-    note = _unresolved_note(matches, maybe_its_own, baseline is None, twins)
-    note = _accepted_note(note) if accepted else note
     if accepted:
         run.progress.placed(index)
+        note = _accepted_note(_candidates_note(matches, maybe_its_own, baseline is None, twins))
+    else:
+        note = _unresolved_note(matches, maybe_its_own, baseline is None, twins)
     return run.result(
         index, unresolved, error=error, note=note, resumed=resumed, candidates=tuple(matches)
     )
+
 
 def warn_unreported(run: _Run, reported: set[int]) -> None:
     """Log (and journal) each item this run worked on whose call exists, or may exist, and
@@ -127,11 +129,18 @@ def _accepted_note(note: str) -> str:
 def _unresolved_note(
     matches: list[str], maybe_its_own: list[str], no_baseline: bool, twins: list[int]
 ) -> str:
+    """Why an unknown placement was not resolved, and what the caller can do."""
+    found = _candidates_note(matches, maybe_its_own, no_baseline, twins)
+    if not maybe_its_own:
+        return f"{found}; if it was not placed, run again with retry_unknown=True to place it"
+    return f"{found}: look at them before placing again"
+
+
+def _candidates_note(
+    matches: list[str], maybe_its_own: list[str], no_baseline: bool, twins: list[int]
+) -> str:
     if not matches:
-        return (
-            f"no matching call among the {LIST_LIMIT} most recent; if it was not placed, run again "
-            "with retry_unknown=True to place it"
-        )
+        return f"no matching call among the {LIST_LIMIT} most recent"
     older = len(matches) - len(maybe_its_own)
     note = (
         f"list_calls shows {len(matches)} call(s) to this number with this objective that no other "
@@ -143,4 +152,4 @@ def _unresolved_note(
         note += f"; {older} of them existed before this placement"
     if twins:
         note += f", and item(s) {twins} to them are unsettled too"
-    return note + ": look at them before placing again"
+    return note

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from byourside import BatchProgress, BatchResult, BatchRun, InvalidRequestError
+from byourside import BatchProgress, BatchRun, InvalidRequestError
 from byourside._batch import BatchItem
 from byourside._journal import Journal, item_key
 from byourside.client import Client
@@ -313,13 +313,6 @@ def test_two_items_for_the_same_person_and_objective_are_refused_before_any_call
         allowed = client.place_calls(batch, allow_duplicates=True, interval=0.01)
         assert sorted(r.status for r in allowed) == ["completed"] * 4
         assert posts(server) == 6
-
-
-def test_results_are_batch_results() -> None:
-    # A stop()ped batch and a closed one are still iterators of BatchResult.
-    with FakeServer(instant=True) as server, Client(server.api_key, server.base_url) as client:
-        results = client.place_calls(items(2), interval=0.01)
-        assert all(isinstance(r, BatchResult) for r in results)
 
 
 @pytest.mark.byourside_server(instant=True)

@@ -13,6 +13,7 @@ from byourside import (
     BatchItem,
     BatchOptions,
     BatchProgress,
+    BatchResult,
     BatchRun,
     BatchStatus,
     ByoursideError,
@@ -61,4 +62,10 @@ def test_results_are_typed_by_the_fields_model(tmp_path: Path) -> None:
         bare = client.place_calls([{"to": "+14155550125", "objective": "Hi"}], wait=False)
         assert_type(bare, BatchRun[dict[str, Any]])
         assert [r.status for r in bare] == ["placed"]
+
+        with client.place_calls(items, allow_duplicates=True, interval=0.01) as stopped:
+            assert_type(stopped, BatchRun[dict[str, Any]])
+            assert_type(stopped.stop(wait=False), None)
+            assert_type(next(stopped), BatchResult[dict[str, Any]])
+            assert_type(stopped.close(), None)
     assert progress[-1].done == 2
