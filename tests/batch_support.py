@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +10,7 @@ from typing import Any
 
 from byourside.testing import FakeServer
 from tests.client_support import read_request
+from tests.reliability.support import ScriptedServer
 
 
 def number(index: int) -> str:
@@ -44,7 +44,7 @@ def reply_bytes(status: int, body: bytes) -> bytes:
     return f"HTTP/1.1 {status} Reason\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
 
 
-class RoutedServer:
+class RoutedServer(ScriptedServer):
     """A TCP server on 127.0.0.1 that reads each request whole and lets `route(request)` answer.
 
     `route` gets the request's bytes and returns the reply's bytes, or an `Answer` that writes
@@ -54,32 +54,14 @@ class RoutedServer:
 
     def __init__(self, route: Callable[[bytes], bytes | Answer]) -> None:
         self.route = route
-        self.requests: list[bytes] = []
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self._listener.settimeout(0.05)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._accepting = threading.Thread(target=self._accept, daemon=True)
-        self._accepting.start()
+        super().__init__()
 
     def posts(self) -> int:
         """How many placements were read."""
         return sum(1 for request in self.requests if request.startswith(b"POST "))
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket) -> None:
+    def _serve(self, conn: socket.socket, responder: Answer) -> None:
+        # The route answers by the request read on this connection (the responder is unused).
         with conn:
             conn.settimeout(30)
             try:
@@ -88,19 +70,9 @@ class RoutedServer:
                     return
                 self.requests.append(request)
                 answer = self.route(request)
-                if isinstance(answer, bytes):
-                    conn.sendall(answer)
-                else:
-                    answer(conn)
+                conn.sendall(answer) if isinstance(answer, bytes) else answer(conn)
             except OSError:
                 pass  # the client gave up first
-
-    def close(self) -> None:
-        self._stop.set()
-        self._accepting.join(timeout=5)
-        self._listener.close()
-        for thread in self._threads:
-            thread.join(timeout=35)
 
 
 @contextmanager
