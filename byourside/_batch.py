@@ -34,6 +34,7 @@ Every error on a result whose call exists carries the call's id (``error.call_id
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -52,6 +53,7 @@ __all__ = [
     "BatchResult",
     "BatchRun",
     "BatchStatus",
+    "ProgressTracker",
     "ResultT",
     "as_batch_item",
 ]
@@ -219,6 +221,53 @@ class BatchProgress:
     by_status: Mapping[str, int] = field(default_factory=dict)
     errors: int = 0
     elapsed: float = 0.0
+
+
+class ProgressTracker:
+    """The counts behind `BatchProgress`, updated from every batch worker, reported one at a time."""
+
+    def __init__(
+        self, total: int, report: Callable[[BatchProgress], object] | None, clock: Callable[[], float]
+    ) -> None:
+        self._total = total
+        self._report = report
+        self._clock = clock
+        self._started = clock()
+        self._lock = threading.Lock()
+        self._counted: set[int] = set()
+        self._waiting = 0
+        self._done = 0
+        self._errors = 0
+        self._by_status: dict[str, int] = {}
+
+    def placed(self, index: int) -> None:
+        with self._lock:
+            if index not in self._counted:
+                self._counted.add(index)
+                self._waiting += 1
+                self._publish()
+
+    def finished(self, result: BatchResult[Any]) -> None:
+        with self._lock:
+            if result.index in self._counted:
+                self._waiting -= 1
+            self._done += 1
+            self._errors += result.error is not None
+            self._by_status[result.status] = self._by_status.get(result.status, 0) + 1
+            self._publish()
+
+    def _publish(self) -> None:
+        if self._report is not None:
+            snapshot = BatchProgress(
+                total=self._total,
+                placed=len(self._counted),
+                waiting=self._waiting,
+                done=self._done,
+                by_status=dict(self._by_status),
+                errors=self._errors,
+                elapsed=self._clock() - self._started,
+            )
+            self._report(snapshot)
 
 
 class BatchOptions(TypedDict, total=False):

@@ -37,7 +37,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
 
-from byourside._batch import BatchItem, BatchProgress, BatchResult, BatchRun, BatchStatus, as_batch_item
+from byourside._batch import (
+    BatchItem,
+    BatchProgress,
+    BatchResult,
+    BatchRun,
+    BatchStatus,
+    ProgressTracker,
+    as_batch_item,
+)
 from byourside._batch_checks import check_batch_options, model_of, refuse_duplicates
 from byourside._batch_resolve import LIST_LIMIT, resolve_placement, warn_unreported
 from byourside._extraction import typed_call
@@ -107,7 +115,7 @@ def run_batch(
         timeout=float(timeout),
         interval=float(interval),
         retry_unknown=retry_unknown,
-        progress=_Tracker(len(batch), on_progress, client._clock),
+        progress=ProgressTracker(len(batch), on_progress, client._clock),
     )
     return BatchRun(_results(run, concurrency, ordered), run.request_stop, book.close)
 
@@ -155,53 +163,6 @@ def _results(run: _Run, concurrency: int, ordered: bool) -> Generator[BatchResul
             run.journal.close()
 
 
-class _Tracker:
-    """The counts behind `BatchProgress`, updated from every worker, reported one at a time."""
-
-    def __init__(
-        self, total: int, report: Callable[[BatchProgress], object] | None, clock: Callable[[], float]
-    ) -> None:
-        self._total = total
-        self._report = report
-        self._clock = clock
-        self._started = clock()
-        self._lock = threading.Lock()
-        self._counted: set[int] = set()
-        self._waiting = 0
-        self._done = 0
-        self._errors = 0
-        self._by_status: dict[str, int] = {}
-
-    def placed(self, index: int) -> None:
-        with self._lock:
-            if index not in self._counted:
-                self._counted.add(index)
-                self._waiting += 1
-                self._publish()
-
-    def finished(self, result: BatchResult[Any]) -> None:
-        with self._lock:
-            if result.index in self._counted:
-                self._waiting -= 1
-            self._done += 1
-            self._errors += result.error is not None
-            self._by_status[result.status] = self._by_status.get(result.status, 0) + 1
-            self._publish()
-
-    def _publish(self) -> None:
-        if self._report is not None:
-            snapshot = BatchProgress(
-                total=self._total,
-                placed=len(self._counted),
-                waiting=self._waiting,
-                done=self._done,
-                by_status=dict(self._by_status),
-                errors=self._errors,
-                elapsed=self._clock() - self._started,
-            )
-            self._report(snapshot)
-
-
 class _Halted(Exception):
     """The batch stopped (minutes cap, `BatchRun.stop`, results abandoned) before this placement."""
 
@@ -221,7 +182,7 @@ class _Run:
     timeout: float
     interval: float
     retry_unknown: bool
-    progress: _Tracker
+    progress: ProgressTracker
     cap_error: ByoursideError | None = None
     halt: threading.Event = field(default_factory=threading.Event)
     """Set once no new call may be placed (`stop` is set too when calls are no longer followed)."""
