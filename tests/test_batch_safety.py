@@ -163,6 +163,19 @@ def test_a_placement_answered_2xx_with_an_unreadable_body_is_never_placed_again(
     assert [e["event"] for e in events(journal)] == ["snapshot", "intent", "accepted"]
 
 
+@pytest.mark.byourside_server(instant=True)
+def test_an_accepted_placement_found_with_list_calls_is_adopted(
+    byourside_server: FakeServer, byourside_client: Client, tmp_path: Path
+) -> None:
+    journal = tmp_path / "run.jsonl"
+    byourside_server.inject("post", "truncated_body")  # stored, its 2xx reply cut in half
+    [result] = byourside_client.place_calls(items(1), journal=journal, retry_unknown=True)
+    [stored] = byourside_server.calls
+    assert (result.status, result.adopted, result.call_id) == ("completed", True, stored.call_id)
+    assert [e["event"] for e in events(journal)] == ["snapshot", "intent", "accepted", "adopted"]
+    assert posts(byourside_server) == 1
+
+
 # -- case 6: adoption takes only a call made after the intent ---------------------------------
 
 
