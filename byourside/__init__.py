@@ -22,6 +22,7 @@ from byourside.client import Client
 from byourside.errors import (
     AuthenticationError,
     ByoursideError,
+    EventInProgressError,
     ExtractionError,
     InvalidRequestError,
     InvalidResponseError,
@@ -36,9 +37,11 @@ from byourside.errors import (
 
 if TYPE_CHECKING:
     from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchStatus
+    from byourside._dedup_redis import RedisEventStore
     from byourside.webhooks import (
         EventStore,
         InMemoryEventStore,
+        SqliteEventStore,
         WebhookDeduplicator,
         construct_event,
         sign_webhook,
@@ -58,6 +61,7 @@ __all__ = [
     "CallList",
     "CallStatus",
     "Client",
+    "EventInProgressError",
     "EventStore",
     "ExtractionError",
     "FieldSpec",
@@ -69,7 +73,9 @@ __all__ = [
     "NotFoundError",
     "PlacedCall",
     "RateLimitError",
+    "RedisEventStore",
     "ServiceUnavailableError",
+    "SqliteEventStore",
     "UsageCapError",
     "WaitTimeoutError",
     "WebhookDeduplicator",
@@ -89,6 +95,7 @@ _LAZY_HOMES = {
         [
             "EventStore",
             "InMemoryEventStore",
+            "SqliteEventStore",
             "WebhookDeduplicator",
             "construct_event",
             "sign_webhook",
@@ -96,6 +103,8 @@ _LAZY_HOMES = {
         ],
         "webhooks",
     ),
+    # The optional extra byourside[redis]: only this name ever imports redis.
+    "RedisEventStore": "_dedup_redis",
 }
 
 

@@ -306,6 +306,7 @@ SdkErrorCode = TypeAliasType(
         "journal_mismatch",
         "journal_in_use",
         "placement_unknown",
+        "event_in_progress",
     ],
 )
 """

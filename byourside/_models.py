@@ -123,14 +123,34 @@ class CallList(WireModel):
     calls: Annotated[list[Call], Field(description=wire.CallList.model_fields["calls"].description)]
 
 
-class WebhookEvent(wire.WebhookEvent):
+class WebhookEvent(wire.WebhookEvent, Generic[ExtractedT]):
     """One signed webhook delivery, parsed: what happened to which call, and when.
 
     `event` is one of the six documented names, or kept as sent when the SDK does not know it;
     `timestamp`, `started_at` and `ended_at` are datetimes; the terminal events' keys are optional.
+
+    `WebhookEvent` alone is `WebhookEvent[dict[str, Any]]`: `extracted` is the wire's dict. From
+    ``construct_event(..., fields=Appointment)`` it is a `WebhookEvent[Appointment]` whose
+    `extracted` is an ``Appointment | None``; `raw_extracted` always keeps the values as sent.
     """
 
     _wire_synonyms: ClassVar[dict[str, str]] = {"id": "callId"}
+    # Narrowed from the generated dict to the type parameter, as on `Call`.
+    extracted: Annotated[
+        ExtractedT | None, Field(description=wire.WebhookEvent.model_fields["extracted"].description)
+    ] = None  # type: ignore[assignment]
+    _raw_extracted: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _keep_raw_extracted(self) -> Self:
+        if isinstance(self.extracted, dict):
+            self._raw_extracted = self.extracted
+        return self
+
+    @property
+    def raw_extracted(self) -> dict[str, Any] | None:
+        """The extracted values exactly as the service sent them, whatever `extracted` is typed as."""
+        return self._raw_extracted
 
     @property
     def is_terminal(self) -> bool:
