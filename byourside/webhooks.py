@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from byourside._dedup import ClaimState, EventStore, InMemoryEventStore, WebhookDeduplicator
 from byourside._dedup_sqlite import SqliteEventStore
-from byourside._extraction import ModelT, parse_extracted
+from byourside._extraction import ModelT, retyped
 from byourside._models import WebhookEvent
 from byourside._signature import body_bytes, check_signature, hex_signature, secret_keys, valid_tolerance
 from byourside.errors import ExtractionError, WebhookVerificationError
@@ -191,17 +191,11 @@ def construct_event(
 def typed_event(event: WebhookEvent, model: type[ModelT]) -> WebhookEvent[ModelT]:
     """`event` with its `extracted` values checked and typed as `model`; `raw_extracted` is kept."""
     try:
-        values = parse_extracted(model, event.raw_extracted)
+        return retyped(event, WebhookEvent[model], model)  # type: ignore[valid-type]
     except ExtractionError as error:
         error.call_id = event.call_id
         error.event = event
         raise
-    # model_construct: the event was validated once already; only `extracted` changes.
-    typed = WebhookEvent[model].model_construct(  # type: ignore[valid-type]
-        _fields_set=set(event.model_fields_set), **{**dict(event), "extracted": values}
-    )
-    typed._raw_extracted = event.raw_extracted
-    return typed
 
 
 def sign_webhook(raw_body: str | bytes, secret: str, timestamp: int | None = None) -> str:
