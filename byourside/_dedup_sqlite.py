@@ -70,6 +70,9 @@ class SqliteEventStore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = os.fspath(path)
+        if self.path in ("", ":memory:") or self.path.startswith("file:"):
+            # Each worker's (and thread's) connection would get its own private database.
+            raise ValueError(f"path must be a database file that every worker opens, got {self.path!r}")
         self.retention_seconds = check_positive("retention_seconds", retention_seconds)
         self.timeout = check_positive("timeout", timeout)
         self._clock = clock

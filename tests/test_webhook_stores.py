@@ -190,6 +190,12 @@ def test_sqlite_prunes_expired_records_about_once_a_minute(tmp_path: Path, clock
     assert len(store) == 1  # pruned: the five done ids and evt_new, whose lease ended; evt_newer stays
 
 
+@pytest.mark.parametrize("path", ["", ":memory:", "file:events?mode=memory"])
+def test_sqlite_refuses_a_database_the_workers_would_not_share(path: str) -> None:
+    with pytest.raises(ValueError, match="every worker"):
+        SqliteEventStore(path)
+
+
 def test_sqlite_is_in_wal_mode_and_shared_across_processes(tmp_path: Path) -> None:
     path = tmp_path / "events.sqlite3"
     SqliteEventStore(path)
