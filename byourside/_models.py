@@ -63,7 +63,26 @@ class PlacedCall(wire.PlacedCall):
         return is_terminal_status(self.status)
 
 
-class Call(wire.Call, Generic[ExtractedT]):
+class _KeepsRawExtracted(WireModel):
+    """`raw_extracted`: the values as the wire sent them, whatever the type parameter makes of
+    `extracted` (a `Call` and a `WebhookEvent` both carry it)."""
+
+    _raw_extracted: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _keep_raw_extracted(self) -> Self:
+        extracted = getattr(self, "extracted", None)
+        if isinstance(extracted, dict):
+            self._raw_extracted = extracted
+        return self
+
+    @property
+    def raw_extracted(self) -> dict[str, Any] | None:
+        """The extracted values exactly as the service sent them, whatever `extracted` is typed as."""
+        return self._raw_extracted
+
+
+class Call(wire.Call, _KeepsRawExtracted, Generic[ExtractedT]):
     """A call as the service reports it: status, and once it has ended, summary, transcript and values.
 
     `call_id` and `id` both hold the call's id, whichever of `id` (a fetched call) or `callId`
@@ -86,7 +105,6 @@ class Call(wire.Call, Generic[ExtractedT]):
     extracted: Annotated[
         ExtractedT | None, Field(description=wire.Call.model_fields["extracted"].description)
     ] = None  # type: ignore[assignment]
-    _raw_extracted: dict[str, Any] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one_id_under_both_names(self) -> Self:
@@ -98,14 +116,7 @@ class Call(wire.Call, Generic[ExtractedT]):
             self.__dict__["call_id"] = self.id
         elif not self.id:
             self.__dict__["id"] = self.call_id
-        if isinstance(self.extracted, dict):
-            self._raw_extracted = self.extracted
         return self
-
-    @property
-    def raw_extracted(self) -> dict[str, Any] | None:
-        """The extracted values exactly as the service sent them, whatever `extracted` is typed as."""
-        return self._raw_extracted
 
     @property
     def is_terminal(self) -> bool:
@@ -123,14 +134,22 @@ class CallList(WireModel):
     calls: Annotated[list[Call], Field(description=wire.CallList.model_fields["calls"].description)]
 
 
-class WebhookEvent(wire.WebhookEvent):
+class WebhookEvent(wire.WebhookEvent, _KeepsRawExtracted, Generic[ExtractedT]):
     """One signed webhook delivery, parsed: what happened to which call, and when.
 
     `event` is one of the six documented names, or kept as sent when the SDK does not know it;
     `timestamp`, `started_at` and `ended_at` are datetimes; the terminal events' keys are optional.
+
+    `WebhookEvent` alone is `WebhookEvent[dict[str, Any]]`: `extracted` is the wire's dict. From
+    ``construct_event(..., fields=Appointment)`` it is a `WebhookEvent[Appointment]` whose
+    `extracted` is an ``Appointment | None``; `raw_extracted` always keeps the values as sent.
     """
 
     _wire_synonyms: ClassVar[dict[str, str]] = {"id": "callId"}
+    # Narrowed from the generated dict to the type parameter, as on `Call`.
+    extracted: Annotated[
+        ExtractedT | None, Field(description=wire.WebhookEvent.model_fields["extracted"].description)
+    ] = None  # type: ignore[assignment]
 
     @property
     def is_terminal(self) -> bool:
