@@ -306,6 +306,13 @@ SdkErrorCode = TypeAliasType(
         "journal_mismatch",
         "journal_in_use",
         "placement_unknown",
+        "invalid_api_key",
+        "invalid_base_url",
+        "unknown_field_key",
+        "invalid_fields",
+        "not_an_event",
+        "invalid_row",
+        "duplicate_row",
     ],
 )
 """

@@ -91,6 +91,14 @@ CODE_MESSAGES: dict[str, str] = {
     "journal_in_use": "The batch journal is in use by another running batch",
     "placement_unknown": "The call may have been placed: its outcome was not recorded",
     "error": "The API reported an error without a token",
+    # input checks: malformed settings and arguments, and the command line's own refusals
+    "invalid_api_key": "The API key is malformed: it contains spaces, control or non-ASCII characters",
+    "invalid_base_url": "The base URL is the API's address alone, e.g. https://api.byourside.ai (no /v1)",
+    "unknown_field_key": "A field has a key other than name, type and description",
+    "invalid_fields": "fields must be a list of fields (dicts or FieldSpec) or a Pydantic model class",
+    "not_an_event": "The signature is valid, but the body is not a webhook event",
+    "invalid_row": "A batch row cannot be placed as written",
+    "duplicate_row": "A batch row repeats an earlier row (same number, objective and context)",
 }
 """A readable message for every known code, as 0.1.0 gave one."""
 
