@@ -10,6 +10,7 @@ Installed as the ``byourside`` console script and as ``python -m byourside``::
         --journal run.jsonl --out results.csv     (one call per row, resumable)
     byourside webhooks verify --secret whsec_... --header 't=...,v1=...' < body.json
     byourside webhooks listen --port 8000 --secret whsec_...
+    byourside fake-server          (a local fake API, for scripts and tests in any language)
 
 The key comes from ``--api-key`` or ``BYOURSIDE_API_KEY``, the base URL from ``--base-url`` or
 ``BYOURSIDE_BASE_URL``; neither the key nor a webhook secret is ever printed. Data goes to stdout
@@ -18,19 +19,19 @@ The key comes from ``--api-key`` or ``BYOURSIDE_API_KEY``, the base URL from ``-
 
 Exit statuses:
 
-====  ===========================================================================
- 0    success; when waiting, the call ended ``completed``
- 1    an API, SDK or system error (``not_found``, ``no_api_key``, ``network_error``, a port in use)
- 2    usage error: bad or missing arguments
- 3    the wait timed out before the call ended (code ``timeout``)
- 4    ``webhooks verify``: the delivery did not verify (code ``invalid_signature``)
+====  ===============================================================================================
+0     success; when waiting, the call ended ``completed``
+1     an API, SDK or system error (``not_found``, ``unauthorized``, ``network_error``, a port in use)
+2     usage error: an argument or setting refused before any request (``no_api_key``, ...)
+3     the wait timed out before the call ended (code ``timeout``)
+4     ``webhooks verify``: ``invalid_signature``, or a valid signature on ``not_an_event``
 10    the call ended ``no_answer``
 11    the call ended ``voicemail``
 12    the call ended ``declined``
 13    the call ended ``failed``
 70    an unexpected error inside the command line (a bug: please report it)
 130   interrupted (Ctrl-C)
-====  ===========================================================================
+====  ===============================================================================================
 """
 
 from __future__ import annotations
