@@ -157,9 +157,11 @@ def test_results_or_journal_naming_the_input_is_refused(
     args[args.index(option) + 1] = str(tmp_path / "." / "rows.csv")
     done = run(args, server)
     assert done.code == ExitCode.USAGE
-    assert f"{option} " in done.stderr and "is the input file: it would be overwritten" in done.stderr
+    assert f"{option} " in done.stderr
+    assert "is the input file: it would be overwritten" in done.stderr
     assert rows.read_text(encoding="utf-8") == text
-    assert server.requests == [] and server.calls == []
+    assert server.requests == []
+    assert server.calls == []
 
 
 def test_results_and_journal_in_one_file_is_refused(server: FakeServer, tmp_path: Path) -> None:
@@ -173,7 +175,9 @@ def test_results_and_journal_in_one_file_is_refused(server: FakeServer, tmp_path
     assert_nothing_placed(server, rows)
 
 
-@pytest.mark.parametrize(("journal", "why"), [("missing/run.jsonl", "there is no directory"), (".", "directory")])
+@pytest.mark.parametrize(
+    ("journal", "why"), [("missing/run.jsonl", "there is no directory"), (".", "a directory")]
+)
 def test_an_unwritable_journal_is_a_usage_error_before_any_call(
     server: FakeServer, tmp_path: Path, journal: str, why: str
 ) -> None:
@@ -183,14 +187,18 @@ def test_an_unwritable_journal_is_a_usage_error_before_any_call(
     args[args.index("--journal") + 1] = str(tmp_path / journal)
     done = run(args, server)
     assert done.code == ExitCode.USAGE, done.stderr
-    assert "cannot write the journal" in done.stderr and why in done.stderr
+    assert "cannot write the journal" in done.stderr
+    assert why in done.stderr
     assert "internal_error" not in done.stderr
-    assert server.requests == [] and server.calls == []
+    assert server.requests == []
+    assert server.calls == []
     assert not (tmp_path / "results.csv").exists()
 
 
 @pytest.mark.parametrize("field", ["status:boolean", "call_id", "error_code:number", "note"])
-def test_a_field_named_like_a_result_column_is_refused(server: FakeServer, tmp_path: Path, field: str) -> None:
+def test_a_field_named_like_a_result_column_is_refused(
+    server: FakeServer, tmp_path: Path, field: str
+) -> None:
     rows = tmp_path / "rows.csv"
     rows.write_text("to,name\n+14155552001,Ann\n", encoding="utf-8")
     done = run(batch_args(rows, "--field", field), server)

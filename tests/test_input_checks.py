@@ -26,7 +26,8 @@ def test_a_malformed_key_is_invalid_api_key_not_no_api_key(httpserver: HTTPServe
         Client(key, base_url(httpserver))
     assert (caught.value.code, caught.value.status) == ("invalid_api_key", 0)
     assert "dashboard" in caught.value.message
-    assert API_KEY not in str(caught.value) and API_KEY not in repr(caught.value)
+    assert API_KEY not in str(caught.value)
+    assert API_KEY not in repr(caught.value)
     assert httpserver.log == []
 
 
