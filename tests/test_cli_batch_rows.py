@@ -68,8 +68,17 @@ def assert_nothing_placed(server: FakeServer, rows: Path) -> None:
             ["line 4: no number", "line 5: 1 cells", "2 row(s) cannot be placed; nothing was placed"],
         ),
     ],
-    ids=["fewer-cells", "more-cells", "empty-value", "blank-value", "no-to", "unclosed-quote",
-         "text-after-quote", "duplicate", "several"],
+    ids=[
+        "fewer-cells",
+        "more-cells",
+        "empty-value",
+        "blank-value",
+        "no-to",
+        "unclosed-quote",
+        "text-after-quote",
+        "duplicate",
+        "several",
+    ],
 )
 def test_a_bad_row_is_refused_with_its_line_and_nothing_is_placed(
     server: FakeServer, tmp_path: Path, text: str, messages: list[str]
