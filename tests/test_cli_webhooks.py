@@ -180,27 +180,11 @@ def test_every_readme_command_line_parses() -> None:
     section = _readme_section()
     lines = [line for block in _blocks(section, "bash") for line in block.splitlines()]
     lines += re.findall(r"^\| `(byourside [^`]+)`", section, flags=re.MULTILINE)
-    commands = [re.sub(r"^call_id=\$\(|\).*$| [<>|] .*$", "", line) for line in lines if "byourside " in line]
+    commands = [
+        re.sub(r"^call_id=\$\(|\).*$| [<>|] .*$| &$", "", line) for line in lines if "byourside " in line
+    ]
     assert len(commands) >= 14
     for command in commands:
         words = shlex.split(command.replace("[", "").replace("]", "").replace("...", "+14155550123"))
         assert words[0] == "byourside", command
         build_parser().parse_args(words[1:])  # a usage error raises
-
-
-def test_the_readme_listen_example_receives_the_fake_servers_events() -> None:
-    section = _readme_section()
-    listen_line = next(line for line in _blocks(section, "bash")[-1].splitlines() if "listen" in line)
-    words = shlex.split(listen_line.replace("--port 8000", "--port 0"))
-    process = start([*words[1:], "--max-events", "2"])
-    url = _listening_url(process)
-    example = next(block for block in _blocks(section, "python") if "webhook_url" in block)
-    exec(compile(example.replace("http://127.0.0.1:8000/", url), "README.md", "exec"), {})  # noqa: S102
-    done = finish(process)
-    assert done.code == ExitCode.OK, done.stderr
-    printed = next(block for block in _blocks(section, "text") if block.startswith("listening on"))
-    expected = printed.replace("http://127.0.0.1:8000/", url).splitlines()
-    assert len(done.stdout.splitlines()) == len(expected) - 1
-    for line, shown in zip(done.stdout.splitlines(), expected[1:], strict=True):
-        pattern = re.sub(r"[0-9a-f]+\\\.\\\.\\\.", "[0-9a-f]+", re.escape(shown))
-        assert re.fullmatch(pattern, line), (line, shown)
