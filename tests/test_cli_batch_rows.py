@@ -239,3 +239,23 @@ def test_numeric_options_are_checked_before_any_request(
     assert done.code == ExitCode.USAGE, done.stderr
     assert f"argument {option[0]}:" in done.stderr
     assert_nothing_placed(server, rows)
+
+
+@pytest.mark.parametrize(
+    ("option", "code"),
+    [
+        (["--caller-id", "555-0100"], "invalid_caller_id"),
+        (["--webhook-url", "http://hooks.example.com/"], "invalid_webhook_url"),
+        (["--field", "a", "--field", "a:boolean"], "duplicate_field_name"),
+    ],
+)
+def test_a_bad_shared_option_is_one_usage_error_before_any_call(
+    server: FakeServer, tmp_path: Path, option: list[str], code: str
+) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("to,name\n+14155552001,Ann\n+14155552002,Bob\n", encoding="utf-8")
+    done = run(batch_args(rows, *option), server)
+    assert done.code == ExitCode.USAGE, done.stderr
+    assert done.stderr.startswith(f"error: {code}: ")
+    assert done.stderr.count("\n") == 1
+    assert_nothing_placed(server, rows)

@@ -21,6 +21,7 @@ from byourside._cli._batch_rows import BatchRows, RowsError, read_rows
 from byourside._cli._console import Console
 from byourside._cli._exit import ExitCode
 from byourside._cli._parser import Parser, _int_between, _poll_interval, _seconds, parse_field
+from byourside._validation import place_call_body
 
 if TYPE_CHECKING:
     from byourside._cli._batch_output import ResultsFile
@@ -178,11 +179,15 @@ def _check_rows(args: argparse.Namespace) -> BatchRows:
         "voice": args.voice,
         "language": args.language,
     }
+    given = {key: value for key, value in constant.items() if value is not None}
+    # The options every row shares are checked once, here, as place_call checks them: a bad
+    # --caller-id is one usage error, not an error on every row of the results.
+    place_call_body(to=_ANY_NUMBER, objective=args.objective, fields=args.fields, **given)
     try:
         batch = read_rows(
             args.rows,
             {"objective": args.objective, "context": args.context},
-            {key: value for key, value in constant.items() if value is not None},
+            given,
             allow_duplicates=args.allow_duplicates,
         )
     except RowsError as error:
@@ -209,6 +214,7 @@ def _check_rows(args: argparse.Namespace) -> BatchRows:
 
 
 _PROBLEMS_SHOWN = 10
+_ANY_NUMBER = "+14155550123"  # stands in for each row's own `to` while the shared options are checked
 
 
 def run(args: argparse.Namespace, console: Console, live: bool) -> int:

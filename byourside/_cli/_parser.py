@@ -251,11 +251,14 @@ def build_parser(prog: str = "byourside") -> Parser:
     )
 
 
+    webhook_exits = COMMAND_EXITS["webhooks listen"]
     webhooks = commands.add_parser(
         "webhooks",
         parents=[api, output],
         help="verify webhook deliveries",
         description="Verify webhook deliveries.",
+        epilog=f"exit status:\n{exit_codes_help(set(COMMAND_EXITS['webhooks verify'] + webhook_exits))}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     webhooks.set_defaults(command_parser=webhooks)
     webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
