@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from byourside import FieldSpec
 
-FieldSpec(name="party_size", type="int")  # expect: arg-type
-FieldSpec(name="confirmed", typ="boolean")  # expect: call-arg
-FieldSpec(type="boolean")  # expect: call-arg
-spec: FieldSpec = FieldSpec(name="confirmed", type="boolean", description="Did they confirm?")
+
+def misuse() -> FieldSpec:
+    FieldSpec(name="party_size", type="int")  # expect: arg-type
+    FieldSpec(name="confirmed", typ="boolean")  # expect: call-arg
+    FieldSpec(type="boolean")  # expect: call-arg
+    return FieldSpec(name="confirmed", type="boolean", description="Did they confirm?")
