@@ -304,3 +304,18 @@ def test_fake_server_on_a_port_in_use_exits_1() -> None:
         done = run(["fake-server", "--port", str(port)], key=None)
     assert done.code == ExitCode.API_ERROR
     assert done.stderr.startswith(f"error: listen_failed: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_python_m_byourside_testing_names_itself_in_its_usage() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "byourside.testing", "--port", "x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == ExitCode.USAGE
+    assert done.stderr.startswith("usage: python -m byourside.testing [-h] [--json] [--port PORT]")
+    assert done.stderr.splitlines()[-1] == (
+        "python -m byourside.testing: error: argument --port: expected a whole number from 0 to 65535, got 'x'"
+    )

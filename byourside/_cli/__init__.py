@@ -14,8 +14,10 @@ Installed as the ``byourside`` console script and as ``python -m byourside``::
 
 The key comes from ``--api-key`` or ``BYOURSIDE_API_KEY``, the base URL from ``--base-url`` or
 ``BYOURSIDE_BASE_URL``; neither the key nor a webhook secret is ever printed. Data goes to stdout
-(``--json``: the wire JSON); progress, hints and errors go to stderr. An error is one line,
-``error: <code>: <message>``, never a traceback.
+(``--json``: the wire JSON, every call object carrying its id as both ``callId`` and ``id``);
+progress, hints and errors go to stderr. An error is one line, ``error: <code>: <message>``,
+never a traceback. The global options (``--json``, ``--api-key``, ``--base-url``) go before or
+after the command; a command with no use for one refuses it by name.
 
 Exit statuses:
 
@@ -78,8 +80,11 @@ def _silence_stdout() -> None:
         pass
 
 
-def main(argv: Sequence[str] | None = None, *, prog: str = "byourside") -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "byourside", command: str | None = None) -> int:
     """Run the command in `argv` (default: the process's arguments); returns the exit status.
+
+    With `command` (``"fake-server"``), `argv` holds that command's arguments alone and `prog`
+    names it: the entry point ``python -m byourside.testing`` is ``byourside fake-server``.
 
     Example:
         >>> main(["--version"])  # doctest: +ELLIPSIS
@@ -90,7 +95,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "byourside") -> int:
     stdin = getattr(sys.stdin, "buffer", None)
     console = Console(sys.stdout, sys.stderr, _secrets_typed(words), stdin=stdin)
     try:
-        args = build_parser(prog).parse_args(words)
+        parser = build_parser(prog)
+        if command is not None:
+            parser = parser.command(command)
+            parser.prog = prog
+        args = parser.parse_args(words)
         live = bool(getattr(sys.stderr, "isatty", lambda: False)())
         return int(run_command(args, console, live=live))
     except UsageError as error:

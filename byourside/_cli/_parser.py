@@ -55,6 +55,14 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(self.format_usage(), f"{self.prog}: error: {message}\n")
 
+    def command(self, name: str) -> Parser:
+        """The parser of the (top-level) command `name`, e.g. ``"fake-server"``."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+                sub: Parser = action.choices[name]
+                return sub
+        raise KeyError(name)
+
 
 def parse_field(text: str) -> FieldSpec:
     """A ``--field`` value, ``name[:type[:description]]``, as a `FieldSpec`.

@@ -18,7 +18,7 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``byourside fake-server`` with `argv` (default: the process's arguments)."""
     words = list(sys.argv[1:] if argv is None else argv)
-    return cli_main(["fake-server", *words], prog="python -m byourside.testing")
+    return cli_main(words, prog="python -m byourside.testing", command="fake-server")
 
 
 if __name__ == "__main__":
