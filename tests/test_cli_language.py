@@ -317,5 +317,6 @@ def test_python_m_byourside_testing_names_itself_in_its_usage() -> None:
     assert done.returncode == ExitCode.USAGE
     assert done.stderr.startswith("usage: python -m byourside.testing [-h] [--json] [--port PORT]")
     assert done.stderr.splitlines()[-1] == (
-        "python -m byourside.testing: error: argument --port: expected a whole number from 0 to 65535, got 'x'"
+        "python -m byourside.testing: error: argument --port: "
+        "expected a whole number from 0 to 65535, got 'x'"
     )
