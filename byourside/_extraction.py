@@ -91,12 +91,14 @@ def _describe(name: str, info: FieldInfo) -> tuple[FieldType, str | None]:
                 return "string", text
         if issubclass(annotation, str):
             return "string", None
-    raise ExtractionError(
+    error = ExtractionError(
         f"Field {name!r}: {_show(info.annotation)} cannot be extracted; the service carries only "
         "a string, a boolean or a number (bool, str, int, float, Decimal, Literal, Enum, date, "
         "datetime, time, each optionally `| None`).",
         code="unsupported_field",
     )
+    error.field = name
+    raise error
 
 
 def _show(annotation: Any) -> str:

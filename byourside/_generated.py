@@ -312,6 +312,13 @@ SdkErrorCode = TypeAliasType(
         "duplicate_batch_item",
         "batch_stopped",
         "event_in_progress",
+        "invalid_api_key",
+        "invalid_base_url",
+        "unknown_field_key",
+        "invalid_fields",
+        "not_an_event",
+        "invalid_row",
+        "duplicate_row",
     ],
 )
 """

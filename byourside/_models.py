@@ -9,6 +9,7 @@ never edited; this module adds what the spec cannot say:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Generic, get_args
 
 from pydantic import Field, PrivateAttr, model_validator
@@ -16,7 +17,7 @@ from typing_extensions import Self, TypeVar
 
 from byourside import _generated as wire
 from byourside._base import WireModel
-from byourside._generated import CallStatus, FieldSpec, KnownCallStatus, TerminalCallStatus
+from byourside._generated import CallStatus, KnownCallStatus, TerminalCallStatus
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -44,6 +45,33 @@ ExtractedT = TypeVar("ExtractedT", default=dict[str, Any])
 
 _ID_DOC = wire.Call.model_fields["id"].description
 _CALL_ID_DOC = wire.Call.model_fields["call_id"].description
+
+
+class FieldSpec(wire.FieldSpec):
+    """One value for the AI to extract: its name, type (string, boolean or number) and description.
+
+    Built by hand, it is checked as `place_call` checks a field dict: an unknown type, a missing
+    name or a key other than name, type and description raise `InvalidRequestError` (codes
+    ``invalid_field_type``, ``field_name_required``, ``unknown_field_key``), never pydantic's
+    ``ValidationError``.
+
+    Example:
+        >>> FieldSpec(name="confirmed", type="boolean").to_wire()
+        {'name': 'confirmed', 'type': 'boolean'}
+        >>> FieldSpec(name="party_size", type="int")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        byourside.errors.InvalidRequestError: invalid_field_type: ... has type 'int'
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _checked_as_place_call_checks(cls, data: Any) -> Any:
+        from byourside._validation import check_field  # it imports this module
+
+        if isinstance(data, Mapping):
+            check_field(data, "FieldSpec")
+        return data
 
 
 class PlacedCall(wire.PlacedCall):

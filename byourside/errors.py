@@ -101,6 +101,14 @@ CODE_MESSAGES: dict[str, str] = {
     "invalid_interval": "interval must be a finite number of seconds > 0",
     "duplicate_batch_item": "Two batch items call the same number with the same objective and context",
     "batch_stopped": "The batch was stopped before this item was placed",
+    # input checks: malformed settings and arguments, and the command line's own refusals
+    "invalid_api_key": "The API key is malformed: it contains spaces, control or non-ASCII characters",
+    "invalid_base_url": "The base URL is the API's address alone, e.g. https://api.byourside.ai (no /v1)",
+    "unknown_field_key": "A field has a key other than name, type and description",
+    "invalid_fields": "fields must be a list of fields (dicts or FieldSpec) or a Pydantic model class",
+    "not_an_event": "The signature is valid, but the body is not a webhook event",
+    "invalid_row": "A batch row cannot be placed as written",
+    "duplicate_row": "A batch row repeats an earlier row (same number, objective and context)",
 }
 """A readable message for every known code, as 0.1.0 gave one."""
 
