@@ -363,8 +363,9 @@ class Client:
         payload = None if body is None else json.dumps(body, allow_nan=False).encode()
 
         def attempt() -> ModelT:
+            timeout, total = self._timeout_before(deadline)
             reply = self._transport.request(
-                method, path, params=params, body=payload, timeout=self._timeout_before(deadline)
+                method, path, params=params, body=payload, timeout=timeout, total=total
             )
             return parse_reply(reply, model, places_call=places_call)
 
@@ -379,12 +380,14 @@ class Client:
             describe=f"{method} {path}",
         )
 
-    def _timeout_before(self, deadline: float | None) -> Timeout | None:
-        """The client's timeouts, cut so that no request outlives `deadline`."""
+    def _timeout_before(self, deadline: float | None) -> tuple[Timeout | None, float | None]:
+        """The client's timeouts cut to the time left before `deadline`, and that time as the
+        budget of the whole exchange: each read waits no longer than what is left, and a reply
+        trickled a byte at a time cannot stretch the exchange past it either."""
         if deadline is None:
-            return None
+            return None, None
         left = deadline - self._clock()
         if left <= 0:
             raise DeadlineExceeded(None)
         connect, read = self.timeout
-        return (min(connect, left), min(read, left))
+        return (min(connect, left), min(read, left)), left
