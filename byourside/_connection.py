@@ -51,7 +51,7 @@ def may_resend(retries: Retry) -> bool:
 
 
 MAX_INTERIM_REPLIES = 16
-"""Interim replies read past before a reply is taken as it is (and refused for its 1xx status)."""
+"""Interim replies read past; the reply after them is taken as it is (and refused if it is a 1xx)."""
 
 # The monotonic time by which the exchange running in this thread must be over; None: no budget.
 _deadline: ContextVar[float | None] = ContextVar("byourside_exchange_deadline", default=None)
@@ -119,11 +119,12 @@ class FinalReplyResponse(http.client.HTTPResponse):
     def _read_status(self) -> tuple[str, int, str]:
         # begin() calls this until the status is not 100; every other interim reply is read past
         # here, headers and all. 101 (Switching Protocols) is a final reply: refused for its status.
+        version, status, reason = super()._read_status()  # type: ignore[misc]
         for _ in range(MAX_INTERIM_REPLIES):
-            version, status, reason = super()._read_status()  # type: ignore[misc]
             if not 102 <= status < 200:
                 break
             http.client.parse_headers(self.fp)
+            version, status, reason = super()._read_status()  # type: ignore[misc]
         return version, status, reason
 
 

@@ -61,7 +61,10 @@ class Client:
         max_retries: retries after a failure the policy allows (see README, "Retries and
             placement safety"); default 2, and every method takes its own.
         session: a `requests.Session` to send through (proxies, adapters, mounts). It stays
-            yours: `close()` closes only the session the client made.
+            yours: `close()` closes only the session the client made. A placement is never
+            resent by its adapter's urllib3 ``Retry``: it goes through a copy of that adapter
+            without retries (the session and adapter are not changed; see README, "Threads and
+            processes").
 
     One client may be shared by many threads (it keeps up to 32 pooled connections) and survives
     ``os.fork()``: a child process that uses it opens connections of its own. A `session` passed in

@@ -36,6 +36,7 @@ from byourside import (
     PlacedCall,
     WaitTimeoutError,
 )
+from byourside._connection import MAX_INTERIM_REPLIES
 from byourside._transport import MAX_REPLY_BYTES, Method, Transport
 from tests.client_support import refused_url
 from tests.reliability.support import (
@@ -173,6 +174,19 @@ def test_through_a_callers_session_an_interim_reply_is_refused_and_its_connectio
         assert outcome.may_have_placed
         assert "interim" in outcome.message
     assert keep_alive.connections == 3
+
+
+def test_an_endless_run_of_interim_replies_is_refused_and_its_connection_dropped(
+    keep_alive: ScriptedServer,
+) -> None:
+    keep_alive.respond(interim_then_final(b"HTTP/1.1 102 Processing\r\n\r\n" * (MAX_INTERIM_REPLIES + 1)))
+    with driven_client(keep_alive.url) as client:
+        outcomes = [place(client) for _ in range(2)]
+    assert keep_alive.posts == 2
+    for outcome in outcomes:
+        assert isinstance(outcome, InvalidResponseError), outcome
+        assert (outcome.status, outcome.may_have_placed) == (102, True)
+    assert keep_alive.connections == 2
 
 
 # -- case 8: the reply cap holds for a redirect's body ----------------------------------------
@@ -319,3 +333,12 @@ def test_wait_for_call_returns_near_its_deadline_when_replies_trickle(
         elapsed = time.monotonic() - started
     assert raised.value.code == "timeout"
     assert elapsed < 4.0, f"wait_for_call(timeout=1) took {elapsed:.1f} s"
+
+
+def test_no_budget_left_sends_nothing(server: ScriptedServer) -> None:
+    sender = Transport(api_key=API_KEY, base_url=server.url, timeout=(5.0, 5.0))
+    for total in (0.0, -1.0, float("nan")):
+        with pytest.raises(NetworkError) as raised:
+            sender.request("POST", "/v1/agent/calls", body=b"{}", total=total)
+        assert raised.value.may_have_placed is False
+    assert server.requests == []
