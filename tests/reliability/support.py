@@ -21,6 +21,9 @@ API_KEY = "bys_ak_reliability_7Hq2_SECRET_c0ffee"
 SECRETS = (API_KEY, API_KEY.removeprefix("bys_ak_"))
 """The key and its secret part: neither may appear in an exception, a log record or a repr."""
 
+SILENCE = 30.0
+"""How long a silent server holds a connection: far past every timeout in the suite."""
+
 INSTANT_RETRIES = RetryTiming(base_delay=0.0, max_delay=0.0, retry_after_cap=60.0)
 """No backoff between retries (a Retry-After is still honoured, on the driven clock)."""
 

@@ -41,6 +41,7 @@ from byourside._transport import MAX_REPLY_BYTES, Method, Transport
 from tests.client_support import refused_url
 from tests.reliability.support import (
     API_KEY,
+    SILENCE,
     Responder,
     ScriptedServer,
     assert_secret_free,
@@ -51,24 +52,6 @@ from tests.reliability.support import (
 
 TO = "+14155550123"
 OBJECTIVE = "Page the on-call engineer: the health check failed"
-SILENCE = 30.0
-"""How long a silent server holds a connection: far past every timeout here."""
-
-
-@pytest.fixture
-def released() -> Iterator[threading.Event]:
-    """Set at the end of the test: a stalled or trickling responder lets go of its connection."""
-    event = threading.Event()
-    yield event
-    event.set()
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with scripted_server() as scripted:
-        yield scripted
-
-
 @pytest.fixture
 def keep_alive() -> Iterator[ScriptedServer]:
     with scripted_server(keep_alive=True) as scripted:
