@@ -96,6 +96,7 @@ keeps 10; an 11th thread's connection would be opened for one request and thrown
 # BudgetExceeded is raised between the chunks of a body read through a caller's adapter.
 _TRANSPORT_ERRORS = (requests.RequestException, HTTPError, ValueError, BudgetExceeded)
 
+
 @dataclass(frozen=True)
 class Reply:
     """An HTTP reply as read: the status, the raw body and the headers (case-insensitive)."""

@@ -52,6 +52,8 @@ from tests.reliability.support import (
 
 TO = "+14155550123"
 OBJECTIVE = "Page the on-call engineer: the health check failed"
+
+
 @pytest.fixture
 def keep_alive() -> Iterator[ScriptedServer]:
     with scripted_server(keep_alive=True) as scripted:
