@@ -93,7 +93,8 @@ keeps 10; an 11th thread's connection would be opened for one request and thrown
 
 # What requests and urllib3 raise for a request that failed. Some replies escape their wrapping:
 # urllib3's own errors (a reply with conflicting Content-Lengths) and ValueErrors of odd replies;
-# BudgetExceeded is raised between the chunks of a body read through a caller's adapter.
+# BudgetExceeded is raised between the chunks of a body read through a caller's adapter (whose
+# connections do not bound each read by the budget: a large body sent slowly stops there).
 _TRANSPORT_ERRORS = (requests.RequestException, HTTPError, ValueError, BudgetExceeded)
 
 
