@@ -336,7 +336,9 @@ class Transport:
 
         `timeout` is (connect, read) seconds, each read of the reply waiting at most `read`;
         `total`, when given, is seconds for the whole exchange (connect, send, status line, headers,
-        body), held even against a reply trickled a byte at a time.
+        body), held even against a reply trickled a byte at a time when the session is the
+        transport's own (a caller's session reads replies on its own connections: there only the
+        connect and each read are cut to it).
 
         A body over `MAX_REPLY_BYTES`, one that cannot be decoded, or an interim (1xx) reply where
         the final one was expected is returned with its `Reply.problem` said, for the caller to
