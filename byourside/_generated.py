@@ -306,6 +306,10 @@ SdkErrorCode = TypeAliasType(
         "journal_mismatch",
         "journal_in_use",
         "placement_unknown",
+        "invalid_timeout",
+        "invalid_interval",
+        "invalid_max_retries",
+        "invalid_on_status",
     ],
 )
 """
