@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from byourside._models import Call
@@ -35,6 +36,8 @@ from byourside.errors import (
     NotFoundError,
     RateLimitError,
     WaitTimeoutError,
+    placed_call_hint,
+    raised_after_placing,
 )
 
 __all__ = [
@@ -46,6 +49,8 @@ __all__ = [
     "Report",
     "Sleep",
     "Step",
+    "errors_name_call",
+    "placed_call_kept",
     "run_wait",
 ]
 
@@ -242,3 +247,32 @@ def run_wait(
             return step.call
         else:
             raise step.error
+
+
+@contextmanager
+def errors_name_call(call_id: object) -> Iterator[None]:
+    """Every `ByoursideError` raised inside names `call_id` (get_call, wait_for_call: the call
+    asked for), unless it already names one; `may_have_placed` is left as it is."""
+    try:
+        yield
+    except ByoursideError as error:
+        if error.call_id is None and isinstance(call_id, str):
+            error.call_id = call_id
+        raise
+
+
+@contextmanager
+def placed_call_kept(call_id: str) -> Iterator[None]:
+    """For everything done after `call_id` was placed: a `ByoursideError` raised inside says so
+    (`raised_after_placing`); any other exception (the program's own, from ``on_status``, or
+    Ctrl-C) keeps its type and gets a note naming the call (Python 3.11+ shows notes)."""
+    try:
+        yield
+    except ByoursideError as error:
+        raised_after_placing(error, call_id)
+        raise
+    except BaseException as error:
+        add_note = getattr(error, "add_note", None)
+        if add_note is not None:
+            add_note(placed_call_hint(call_id))
+        raise

@@ -21,7 +21,7 @@ from typing_extensions import Self, Unpack
 
 from byourside._extraction import typed_call
 from byourside._models import Call, CallList, FieldSpec, PlacedCall
-from byourside._polling import NOT_FOUND_REREADS, CallWait, run_wait
+from byourside._polling import NOT_FOUND_REREADS, CallWait, errors_name_call, placed_call_kept, run_wait
 from byourside._replies import (
     MIN_POLL_INTERVAL,
     ModelT,
@@ -42,7 +42,6 @@ from byourside._validation import (
     is_loopback_host,
     place_call_body,
 )
-from byourside.errors import ByoursideError, placed_call_hint, raised_after_placing
 
 if TYPE_CHECKING:
     from byourside._batch import BatchItem, BatchOptions, BatchResult, ResultT
@@ -209,12 +208,9 @@ class Client:
         Raises `NotFoundError` (``not_found``) for an unknown id or another account's call. Every
         error it raises has the id asked for as its `call_id`.
         """
-        try:
+        with errors_name_call(call_id):
             call = self._send("GET", self._call_path(call_id), Call, max_retries=max_retries)
             return call if fields is None else typed_call(call, fields)
-        except ByoursideError as error:
-            _name_call(error, call_id)
-            raise
 
     def list_calls(self, limit: int = 20, *, max_retries: int | None = None) -> list[Call]:
         """The most recent calls, at most `limit`.
@@ -264,20 +260,15 @@ class Client:
         Retry-After asks, when sent) and polls on. `on_status(call)` is called after each poll that
         finds a new status, the first poll included.
 
-        Checked before the first poll (`InvalidRequestError`, status 0): `timeout` finite seconds,
-        at most a week (``invalid_timeout``; zero or less is a deadline already passed:
-        `WaitTimeoutError` without a request); `interval` above zero and, unless the API is on
-        this machine, at least `MIN_POLL_INTERVAL` (0.5 s) (``invalid_interval``); `on_status`
-        callable (``invalid_on_status``). Every error it raises has the id asked for as its
-        `call_id`.
+        Checked before any poll: `timeout` finite (``invalid_timeout``; zero or less times out at
+        once), `interval` above zero, at least 0.5 s unless the API is on this machine
+        (``invalid_interval``), `on_status` callable (``invalid_on_status``). Every error it
+        raises has the id asked for as its `call_id`.
         """
-        try:
+        with errors_name_call(call_id):
             seconds, every = check_wait(timeout, interval, on_status, min_interval=self._min_interval)
             check_result_model(fields)
             return self._wait(call_id, seconds, every, fields=fields, on_status=on_status)
-        except ByoursideError as error:
-            _name_call(error, call_id)
-            raise
 
     @overload
     def call(
@@ -332,19 +323,10 @@ class Client:
         is terminal; `timeout` bounds the wait after the placement. With ``fields=Model`` the
         result is a ``Call[Model]``.
 
-        Every argument, the wait's included, is checked before the call is placed; `timeout` must
-        be above zero here. Once it is placed, the call is never lost: every error raised after
-        that (a failed poll, the deadline, an extracted value that does not fit) has the call's id
-        as `call_id` and ``may_have_placed=True``. Wait for that call instead of placing it again::
-
-            try:
-                done = client.call("+14155550123", "Confirm the appointment")
-            except ByoursideError as error:
-                if error.call_id is None:
-                    raise
-                done = client.wait_for_call(error.call_id)
-
-        A ``not_found`` on the first reads of the call just placed is read again, up to three
+        Every argument, the wait's included, is checked before placing (`timeout` above zero
+        here). Every error raised once the call is placed has its id as `call_id` and
+        ``may_have_placed=True``: then wait for it, ``client.wait_for_call(error.call_id)``,
+        instead of placing it again. A ``not_found`` on the first reads is read again, up to 3
         times within the deadline: the read may have outrun the service's store.
 
         Example::
@@ -364,21 +346,8 @@ class Client:
             to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
         )
         model = fields if isinstance(fields, type) else None
-        try:
-            return self._wait(
-                placed.call_id,
-                seconds,
-                every,
-                fields=model,
-                on_status=on_status,
-                not_found_rereads=NOT_FOUND_REREADS,
-            )
-        except ByoursideError as error:
-            raised_after_placing(error, placed.call_id)
-            raise
-        except BaseException as error:  # the program's own (on_status, Ctrl-C): kept, with a note
-            _add_note(error, placed_call_hint(placed.call_id))
-            raise
+        with placed_call_kept(placed.call_id):
+            return self._wait(placed.call_id, seconds, every, fields=model, on_status=on_status, placed=True)
 
     def place_calls(
         self,
@@ -407,9 +376,9 @@ class Client:
         *,
         fields: type[BaseModel] | None,
         on_status: Callable[[Call], object] | None,
-        not_found_rereads: int = 0,
+        placed: bool = False,
     ) -> Call[Any]:
-        """Drive a `CallWait` for `call_id` with the client's clock; arguments already checked."""
+        """Drive a `CallWait` for `call_id` (`placed` just now by `call`); arguments already checked."""
         path = self._call_path(call_id)
         wait = CallWait(
             call_id,
@@ -417,7 +386,7 @@ class Client:
             interval=interval,
             now=self._clock(),
             timing=self._retry_timing,
-            not_found_rereads=not_found_rereads,
+            not_found_rereads=NOT_FOUND_REREADS if placed else 0,
         )
         call = run_wait(
             wait,
@@ -475,15 +444,3 @@ class Client:
             raise DeadlineExceeded(None)
         connect, read = self.timeout
         return (min(connect, left), min(read, left))
-
-
-def _name_call(error: ByoursideError, call_id: object) -> None:
-    # get_call and wait_for_call: the error concerns the call asked for.
-    if error.call_id is None and isinstance(call_id, str):
-        error.call_id = call_id
-
-
-def _add_note(error: BaseException, note: str) -> None:
-    add_note = getattr(error, "add_note", None)  # Python 3.11+
-    if add_note is not None:
-        add_note(note)
