@@ -130,13 +130,21 @@ def test_a_failure_raised_by_on_status_keeps_its_type_and_gets_a_note(server: Fa
 # -- a 404 right after placing: the read outran the store ---------------------------------------
 
 
-def test_a_404_right_after_placing_is_read_again(httpserver: HTTPServer) -> None:
+def placing_then_reading(httpserver: HTTPServer, reads: list[Any]) -> tuple[Client, DrivenTime]:
+    """A client on driven time whose placement succeeds (id ``c1``) and whose reads get `reads`."""
     script(httpserver, PLACE_PATH, [PLACED], method="POST")
-    not_found = reply(404, {"error": "not_found"})
-    script(httpserver, GET_PATH, [not_found, not_found, reply(200, {"id": "c1", "status": "completed"})])
+    script(httpserver, GET_PATH, reads)
     time = DrivenTime()
     client = make_client(httpserver)
     client._clock, client._sleep = time.clock, time.sleep
+    return client, time
+
+
+def test_a_404_right_after_placing_is_read_again(httpserver: HTTPServer) -> None:
+    not_found = reply(404, {"error": "not_found"})
+    client, time = placing_then_reading(
+        httpserver, [not_found, not_found, reply(200, {"id": "c1", "status": "completed"})]
+    )
     done = client.call(TO, "Confirm the appointment", timeout=60, interval=3)
     assert done.status == "completed"
     assert len(requests_to(httpserver, PLACE_PATH)) == 1
@@ -145,24 +153,17 @@ def test_a_404_right_after_placing_is_read_again(httpserver: HTTPServer) -> None
 
 
 def test_a_404_that_stays_names_the_placed_call(httpserver: HTTPServer) -> None:
-    script(httpserver, PLACE_PATH, [PLACED], method="POST")
-    script(httpserver, GET_PATH, [reply(404, {"error": "not_found"})])
-    time = DrivenTime()
-    client = make_client(httpserver)
-    client._clock, client._sleep = time.clock, time.sleep
+    client, time = placing_then_reading(httpserver, [reply(404, {"error": "not_found"})])
     with pytest.raises(NotFoundError) as caught:
         client.call(TO, "Confirm the appointment", timeout=60, interval=3)
     assert len(requests_to(httpserver, PLACE_PATH)) == 1
     assert len(requests_to(httpserver, GET_PATH)) == 4  # the first read and three more, then give up
+    assert time.now < 5  # three quick rereads (about 0.5, 1 and 2 s), not the whole minute
     assert_placed_and_kept(caught.value, "c1")
 
 
 def test_the_404_rereads_stop_at_the_deadline(httpserver: HTTPServer) -> None:
-    script(httpserver, PLACE_PATH, [PLACED], method="POST")
-    script(httpserver, GET_PATH, [reply(404, {"error": "not_found"})])
-    time = DrivenTime()
-    client = make_client(httpserver)
-    client._clock, client._sleep = time.clock, time.sleep
+    client, time = placing_then_reading(httpserver, [reply(404, {"error": "not_found"})])
     with pytest.raises(WaitTimeoutError) as caught:
         client.call(TO, "Confirm the appointment", timeout=0.6, interval=3)
     assert time.now <= 0.6

@@ -9,7 +9,6 @@ import io
 import math
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -17,23 +16,14 @@ import pytest
 from byourside import Client, InvalidRequestError
 from byourside.errors import CODE_MESSAGES
 from byourside.testing import FakeServer
+from tests.readme_support import blocks, section
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def section() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index("\n## Retries and placement safety\n")
-    return readme[start : readme.index("\n## ", start + 1)]
-
-
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", section(), flags=re.DOTALL)
+TITLE = "Retries and placement safety"
 
 
 def test_the_recovery_example_waits_for_the_placed_call_instead_of_placing_again() -> None:
-    [example] = blocks("python")
-    [shown] = blocks("text")
+    [example] = blocks(TITLE, "python")
+    [shown] = blocks(TITLE, "text")
     namespace: dict[str, Any] = {"__name__": "readme"}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -46,7 +36,7 @@ def test_the_recovery_example_waits_for_the_placed_call_instead_of_placing_again
 
 
 def test_the_table_of_checked_numbers_names_codes_that_exist() -> None:
-    table_codes = set(re.findall(r"\| `(invalid_[a-z_]+)` \|", section()))
+    table_codes = set(re.findall(r"\| `(invalid_[a-z_]+)` \|", section(TITLE)))
     assert table_codes == {"invalid_timeout", "invalid_interval", "invalid_max_retries", "invalid_on_status"}
     assert table_codes <= set(CODE_MESSAGES)
 
