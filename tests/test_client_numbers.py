@@ -15,10 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from byourside import Call, Client, InvalidRequestError, WaitTimeoutError
-from byourside._replies import MAX_SECONDS, MIN_POLL_INTERVAL
+from byourside._replies import MAX_SECONDS, MIN_POLL_INTERVAL, check_retries, check_timeout, check_wait
 from tests.client_support import API_KEY, PLACE_PATH, TO, make_client, reply, requests_to, script
 
 NAN = math.nan
@@ -227,3 +229,62 @@ def test_a_good_wait_still_returns_its_call(httpserver: HTTPServer) -> None:
     assert isinstance(
         make_client(httpserver).wait_for_call("c1", timeout=MAX_SECONDS, interval=MAX_SECONDS), Call
     )
+
+
+# -- the checks, for any value at all -------------------------------------------------------
+
+anything = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=5),
+    st.tuples(st.floats(), st.floats()),
+    st.tuples(st.integers(-5, 5), st.integers(-5, 5), st.integers(-5, 5)),
+)
+
+
+def outcome(run: Callable[[], Any]) -> Any:
+    """What `run` returns, or the `InvalidRequestError` it raises (anything else fails the test)."""
+    try:
+        return run()
+    except InvalidRequestError as error:
+        return error
+
+
+@settings(max_examples=400, deadline=None)
+@given(timeout=anything, interval=anything, placing=st.booleans(), loopback=st.booleans())
+@example(timeout=-INF, interval=3, placing=False, loopback=True)
+@example(timeout=60, interval=NAN, placing=True, loopback=True)
+@example(timeout=-(10**400), interval=3, placing=False, loopback=True)
+def test_check_wait_returns_usable_seconds_or_refuses_with_a_code(
+    timeout: Any, interval: Any, placing: bool, loopback: bool
+) -> None:
+    floor = 0.0 if loopback else MIN_POLL_INTERVAL
+    checked = outcome(lambda: check_wait(timeout, interval, None, min_interval=floor, placing=placing))
+    if isinstance(checked, InvalidRequestError):
+        assert checked.code in {"invalid_timeout", "invalid_interval"}
+        assert checked.status == 0
+        return
+    seconds, every = checked
+    assert math.isfinite(seconds)
+    assert seconds <= MAX_SECONDS
+    assert seconds > 0 or not placing
+    assert 0 < every <= MAX_SECONDS
+    assert every >= floor
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=anything)
+def test_check_timeout_and_check_retries_accept_only_what_they_promise(value: Any) -> None:
+    timeout = outcome(lambda: check_timeout(value))
+    if isinstance(timeout, InvalidRequestError):
+        assert timeout.code == "invalid_timeout"
+    else:
+        assert all(0 < part <= MAX_SECONDS for part in timeout)
+    retries = outcome(lambda: check_retries(value))
+    if isinstance(retries, InvalidRequestError):
+        assert retries.code == "invalid_max_retries"
+    else:
+        assert type(retries) is int
+        assert retries >= 0
