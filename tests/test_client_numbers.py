@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 from pytest_httpserver import HTTPServer
 
-from byourside import Call, Client, InvalidRequestError, WaitTimeoutError
+from byourside import ByoursideError, Call, Client, ExtractionError, InvalidRequestError, WaitTimeoutError
 from byourside._replies import MAX_SECONDS, MIN_POLL_INTERVAL, check_retries, check_timeout, check_wait
 from tests.client_support import API_KEY, PLACE_PATH, TO, make_client, reply, requests_to, script
 
@@ -141,6 +142,23 @@ def test_the_floor_does_not_apply_to_a_server_on_this_machine(httpserver: HTTPSe
         [reply(200, {"id": "c1", "status": "in_progress"}), reply(200, {"id": "c1", "status": "completed"})],
     )
     assert make_client(httpserver).wait_for_call("c1", interval=0.001).status == "completed"
+
+
+class Unfillable(BaseModel):
+    by_day: dict[str, int]  # the service extracts strings, booleans and numbers only
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "code"),
+    [(int, InvalidRequestError, "field_name_required"), (Unfillable, ExtractionError, "unsupported_field")],
+)
+def test_wait_for_call_checks_its_fields_model_before_polling(
+    httpserver: HTTPServer, fields: Any, error: type[ByoursideError], code: str
+) -> None:
+    with pytest.raises(error) as caught:
+        make_client(httpserver).wait_for_call("c1", fields=fields)
+    assert (caught.value.code, caught.value.call_id) == (code, "c1")
+    assert httpserver.log == []
 
 
 def test_the_checks_come_before_the_placement(httpserver: HTTPServer) -> None:
