@@ -2,14 +2,15 @@
 
 Every number a `Client` method takes is checked here before any request, each with its own code
 (`InvalidRequestError`, status 0): a duration is a finite number of seconds, at most
-`MAX_SECONDS`; ``max_retries`` a whole number >= 0; a poll ``interval`` more than zero, and at
-least `MIN_POLL_INTERVAL` unless the API is on this machine. `list_calls(limit)` keeps 0.1.0's
-rule instead: whatever is not a whole number >= 0 means 20.
+`MAX_SECONDS`; ``max_retries`` a whole number >= 0; a poll ``interval`` more than zero (and
+raised to `MIN_POLL_INTERVAL` unless the API is on this machine). `list_calls(limit)` keeps
+0.1.0's rule instead: whatever is not a whole number >= 0 means 20.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from typing import TypeVar
 
@@ -33,14 +34,17 @@ __all__ = [
 
 ModelT = TypeVar("ModelT", bound=WireModel)
 
+logger = logging.getLogger("byourside")
+
 MAX_SECONDS = 7 * 24 * 3600.0
 """The longest duration any argument may give, a week: a longer one is a mistake, and timers
 overflow not far beyond (``socket.settimeout(1e10)`` raises `OverflowError`)."""
 
 MIN_POLL_INTERVAL = 0.5
-"""The shortest poll interval against the service (2 reads a second per wait). Polling faster
-would only spend the account's rate limit; a server on this machine (a `FakeServer`, a test
-double) may be polled as fast as a test likes."""
+"""The shortest poll interval against the service (2 reads a second per wait): a shorter one is
+raised to it, not refused, so that a 0.1.0 program that places a call and then waits with a short
+interval keeps its call. A server on this machine (a `FakeServer`, a test double) may be polled as
+fast as a test likes."""
 
 
 def _invalid(code: str, detail: str) -> InvalidRequestError:
@@ -93,13 +97,15 @@ def check_wait(
     A `timeout` of zero or less is a deadline already passed (the wait times out without a
     request), except when `placing`: `call()` would place a call only to give up on it at once,
     so it refuses (``invalid_timeout``) before placing anything. `interval` must be above zero
-    and at least `min_interval` (``invalid_interval``); `on_status` None or callable
-    (``invalid_on_status``).
+    (``invalid_interval``); one under `min_interval` is raised to it, and logged. `on_status`
+    must be None or callable (``invalid_on_status``).
 
     Example:
         >>> check_wait(180, 3, None, min_interval=MIN_POLL_INTERVAL)
         (180.0, 3.0)
         >>> check_wait(60, 0.1, print, min_interval=MIN_POLL_INTERVAL)
+        (60.0, 0.5)
+        >>> check_wait(60, 0, print, min_interval=MIN_POLL_INTERVAL)
         Traceback (most recent call last):
         ...
         byourside.errors.InvalidRequestError: invalid_interval: ...
@@ -109,9 +115,15 @@ def check_wait(
         why = "above zero for call(), whose wait would end as soon as the call is placed; " if placing else ""
         raise _invalid("invalid_timeout", f"{why}got {timeout!r:.80}")
     every = _seconds(interval)
-    if every is None or every <= 0 or every < min_interval:
-        why = f"at least {min_interval} s against the service; " if every is not None and every > 0 else ""
-        raise _invalid("invalid_interval", f"{why}got {interval!r:.80}")
+    if every is None or every <= 0:
+        raise _invalid("invalid_interval", f"got {interval!r:.80}")
+    if every < min_interval:
+        logger.info(
+            "Poll interval %g s raised to %g s: polling the service faster only spends its rate limit",
+            every,
+            min_interval,
+        )
+        every = min_interval
     if on_status is not None and not callable(on_status):
         raise _invalid("invalid_on_status", f"got {type(on_status).__name__} {on_status!r:.80}")
     return seconds, every

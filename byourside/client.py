@@ -261,9 +261,9 @@ class Client:
         finds a new status, the first poll included.
 
         Checked before any poll: `timeout` finite (``invalid_timeout``; zero or less times out at
-        once), `interval` above zero, at least 0.5 s unless the API is on this machine
-        (``invalid_interval``), `on_status` callable (``invalid_on_status``). Every error it
-        raises has the id asked for as its `call_id`.
+        once), `interval` above zero (``invalid_interval``; under 0.5 s it is raised to 0.5 s
+        unless the API is on this machine), `on_status` callable (``invalid_on_status``). Every
+        error it raises has the id asked for as its `call_id`.
         """
         with errors_name_call(call_id):
             seconds, every = check_wait(timeout, interval, on_status, min_interval=self._min_interval)

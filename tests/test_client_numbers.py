@@ -1,14 +1,15 @@
 """Every number a Client method takes is checked before any request (issue 22, case 7).
 
 Durations are finite seconds, more than zero where zero makes no sense, at most a week; an
-interval is at least `MIN_POLL_INTERVAL` against anything but this machine; retries are whole
-numbers >= 0. Each bad value gets `InvalidRequestError` (status 0) with its own code, and the
+interval under `MIN_POLL_INTERVAL` is raised to it against anything but this machine; retries are
+whole numbers >= 0. Each bad value gets `InvalidRequestError` (status 0) with its own code, and the
 server sees nothing. `list_calls(limit)` keeps 0.1.0's rule (anything that is not a whole number
 >= 0 means 20), and the test pins what NaN, infinity and booleans become.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from pytest_httpserver import HTTPServer
 
 from byourside import ByoursideError, Call, Client, ExtractionError, InvalidRequestError, WaitTimeoutError
 from byourside._replies import MAX_SECONDS, MIN_POLL_INTERVAL, check_retries, check_timeout, check_wait
-from tests.client_support import API_KEY, PLACE_PATH, TO, make_client, reply, requests_to, script
+from tests.client_support import API_KEY, PLACE_PATH, TO, Sleeps, make_client, reply, requests_to, script
 
 NAN = math.nan
 INF = math.inf
@@ -125,23 +126,38 @@ def test_an_on_status_that_cannot_be_called_is_refused(httpserver: HTTPServer, m
     assert httpserver.log == []
 
 
+FLOOR_LOG = "raised to 0.5 s"
+
+
 @pytest.mark.parametrize("method", sorted(WAITS))
-def test_an_interval_under_the_floor_is_refused_against_the_service(method: str) -> None:
+def test_an_interval_under_the_floor_is_raised_to_it_against_the_service(
+    method: str, caplog: pytest.LogCaptureFixture
+) -> None:
     # Not loopback: a poll every 10 ms would be 100 GETs a second against the real service.
+    # Raised, not refused: a 0.1.0 program that placed a call and then waits keeps its call.
+    # Stopped right after the checks, before any request: wait_for_call by a deadline already
+    # passed, call() by an on_status that cannot be called (checked after the interval).
+    stop_early = {"wait_for_call": {"timeout": 0}, "call": {"on_status": 1}}[method]
     client = Client(API_KEY, "https://api.byourside.invalid")
-    error = refused(
-        lambda: WAITS[method](client, interval=MIN_POLL_INTERVAL / 2), "invalid_interval", ASKED_FOR[method]
-    )
-    assert str(MIN_POLL_INTERVAL) in error.message
+    with caplog.at_level(logging.INFO, logger="byourside"), pytest.raises(ByoursideError):
+        WAITS[method](client, interval=0.01, **stop_early)
+    assert any(FLOOR_LOG in record.getMessage() for record in caplog.records)
+    assert check_wait(60, 0.01, None, min_interval=MIN_POLL_INTERVAL) == (60.0, MIN_POLL_INTERVAL)
 
 
-def test_the_floor_does_not_apply_to_a_server_on_this_machine(httpserver: HTTPServer) -> None:
-    script(
-        httpserver,
-        "/v1/agent/calls/c1",
-        [reply(200, {"id": "c1", "status": "in_progress"}), reply(200, {"id": "c1", "status": "completed"})],
-    )
-    assert make_client(httpserver).wait_for_call("c1", interval=0.001).status == "completed"
+def test_the_floor_does_not_apply_to_a_server_on_this_machine(
+    httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    polls = [
+        reply(200, {"id": "c1", "status": "in_progress"}),
+        reply(200, {"id": "c1", "status": "completed"}),
+    ]
+    script(httpserver, "/v1/agent/calls/c1", polls)
+    client = make_client(httpserver, record_sleeps=(sleeps := Sleeps()))
+    with caplog.at_level(logging.INFO, logger="byourside"):
+        assert client.wait_for_call("c1", interval=0.001).status == "completed"
+    assert sleeps.waits == [0.001]
+    assert not any(FLOOR_LOG in record.getMessage() for record in caplog.records)
 
 
 class Unfillable(BaseModel):

@@ -47,7 +47,7 @@ ROWS: list[tuple[Callable[[FakeServer, Client], object], str]] = [
     (lambda _, c: c.call("+14155550123", "Hi", timeout=0), "invalid_timeout"),
     (lambda _, c: c.wait_for_call("c1", interval=0), "invalid_interval"),
     (
-        lambda s, _: Client(s.api_key, "https://api.example.invalid").wait_for_call("c1", interval=0.1),
+        lambda s, _: Client(s.api_key, "https://api.example.invalid").wait_for_call("c1", interval=math.nan),
         "invalid_interval",
     ),
     (lambda s, _: Client(s.api_key, s.base_url, max_retries=True), "invalid_max_retries"),
