@@ -1,0 +1,292 @@
+"""Ordinary programs of the SDK's users, and the ledger of what each was told.
+
+The programs do what the README tells a user to do: place a call (``place_call`` or ``call()``)
+and, when the error says ``may_have_placed=False`` (nothing was placed), place it again; keep the
+id they are given (a result, or ``error.call_id``); read their calls back; run a batch and stop
+reading it early. Some run inside the ``except`` block of an unrelated connection error, as a
+program that pages the on-call engineer by phone when a health check fails does.
+
+`Told` keeps what the program learned, for comparison with what the server stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import requests
+
+from byourside import BatchResult, ByoursideError, Call, Client
+from tests.reliability.support import API_KEY, assert_secret_free
+
+__all__ = [
+    "HEALTH_CHECKS",
+    "OBJECTIVE",
+    "STOP_HOWS",
+    "BatchPlan",
+    "Told",
+    "Verdict",
+    "Warnings",
+    "call_each",
+    "dead_port",
+    "in_except_block",
+    "judge",
+    "place_each",
+    "run_batch",
+]
+
+OBJECTIVE = "Confirm the appointment"
+WAIT: dict[str, Any] = {"timeout": 6.0, "interval": 2.0}
+"""On driven time: a call that never ends times out after three polls, at once."""
+PLACE_ATTEMPTS = 3
+"""A program places a call again when told nothing was placed, up to this many times in all."""
+
+
+@dataclass
+class Told:
+    """What a program was told about its placements and reads."""
+
+    ids: dict[str, set[str]] = field(default_factory=dict)
+    """Number -> the call ids the program was given for it."""
+    unknown: set[str] = field(default_factory=set)
+    """Numbers an error (``may_have_placed=True``, no id) or a result (``unknown``) said may
+    have been placed."""
+    reads: list[tuple[str, str, str | None]] = field(default_factory=list)
+    """(id asked for, id of the call returned, number of the call returned)."""
+    codes: Counter[str] = field(default_factory=Counter)
+    not_sdk_errors: list[str] = field(default_factory=list)
+    """Failures that are not a `ByoursideError` with a code."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def learn(self, number: str, call_id: str) -> None:
+        with self.lock:
+            self.ids.setdefault(number, set()).add(call_id)
+
+    def read(self, asked: str, call: Call) -> None:
+        with self.lock:
+            self.reads.append((asked, call.call_id, call.to))
+
+    def error(self, error: BaseException) -> None:
+        """Count `error`; keep it aside unless it is a `ByoursideError` with a code."""
+        if isinstance(error, ByoursideError) and error.code:
+            assert_secret_free(error)
+            with self.lock:
+                self.codes[error.code + (" (may_have_placed)" if error.may_have_placed else "")] += 1
+        else:
+            with self.lock:
+                self.not_sdk_errors.append(f"{type(error).__name__}: {error}"[:300])
+
+    def reported(self, number: str, error: ByoursideError) -> bool:
+        """Whether `error` (on placing `number`) tells of a call that exists or may exist; when
+        it does not, the README says nothing was placed, and the program places again."""
+        self.error(error)
+        if error.call_id is not None:
+            self.learn(number, error.call_id)
+            return True
+        if error.may_have_placed:
+            with self.lock:
+                self.unknown.add(number)
+            return True
+        return False
+
+    def batch_result(self, result: BatchResult[Any]) -> None:
+        number = result.item.to
+        if result.call_id is not None:
+            self.learn(number, result.call_id)
+        if result.status == "unknown":
+            with self.lock:
+                self.unknown.add(number)
+        if result.call is not None:
+            self.read(result.call_id or "", result.call)
+        if result.error is not None:
+            self.error(result.error)
+
+
+# -- the programs ------------------------------------------------------------------------------
+
+
+def place_as_the_readme_says(client: Client, number: str, told: Told) -> None:
+    for _ in range(PLACE_ATTEMPTS):
+        try:
+            placed = client.place_call(number, OBJECTIVE)
+        except ByoursideError as error:
+            if told.reported(number, error):
+                return
+            continue  # nothing was placed: place it again
+        told.learn(number, placed.call_id)
+        return
+
+
+def place_each(client: Client, numbers: tuple[str, ...], told: Told, *, reads: bool) -> None:
+    """Place a call to each number in turn; then read each call back and wait for it to end."""
+    for number in numbers:
+        place_as_the_readme_says(client, number, told)
+    if not reads:
+        return
+    for number in numbers:
+        for call_id in sorted(told.ids.get(number, ())):
+            for read in (client.get_call, lambda c: client.wait_for_call(c, **WAIT)):
+                try:
+                    told.read(call_id, read(call_id))
+                except ByoursideError as error:
+                    told.error(error)
+
+
+def call_each(client: Client, numbers: tuple[str, ...], told: Told) -> None:
+    """``client.call()`` for each number in turn (place, and wait for the end)."""
+    for number in numbers:
+        for _ in range(PLACE_ATTEMPTS):
+            try:
+                ended = client.call(number, OBJECTIVE, **WAIT)
+            except ByoursideError as error:
+                if told.reported(number, error):
+                    break
+                continue  # nothing was placed: place it again
+            told.learn(number, ended.call_id)
+            break
+
+
+StopHow = Literal["close", "break", "drop"]
+STOP_HOWS: tuple[StopHow, ...] = ("close", "break", "drop")
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How a program runs its batch, and whether it stops reading after `stop_after` results:
+    ``close()``-ing the generator, leaving a ``for`` over it (``break``), or dropping it."""
+
+    concurrency: int
+    wait: bool
+    ordered: bool
+    stop_after: int | None
+    stop_how: StopHow
+
+
+def run_batch(client: Client, numbers: tuple[str, ...], told: Told, plan: BatchPlan) -> None:
+    items = [{"to": number, "objective": OBJECTIVE} for number in numbers]
+    options: dict[str, Any] = {"concurrency": plan.concurrency, "wait": plan.wait, "ordered": plan.ordered}
+    if plan.stop_after is None:
+        for result in client.place_calls(items, **options, **WAIT):
+            told.batch_result(result)
+        return
+    if plan.stop_how == "break":
+        for taken, result in enumerate(client.place_calls(items, **options, **WAIT), start=1):
+            told.batch_result(result)
+            if taken >= plan.stop_after:
+                break  # the generator is dropped as the loop ends
+        return
+    results = client.place_calls(items, **options, **WAIT)
+    for taken, result in enumerate(results, start=1):
+        told.batch_result(result)
+        if taken >= plan.stop_after:
+            break
+    if plan.stop_how == "close":
+        results.close()
+    else:
+        del results  # abandoned: collected (and so closed) without being told
+
+
+# -- placements made inside an unrelated except block -------------------------------------------
+
+HEALTH_CHECKS = ("requests", "byourside", "socket", "urllib")
+"""How the unrelated check fails: a requests call, another byourside client, a raw socket and
+urllib, each to a port where nothing listens."""
+
+
+def _check_health(kind: str, dead_port: int) -> None:
+    url = f"http://127.0.0.1:{dead_port}/health"
+    if kind == "requests":
+        requests.get(url, timeout=2)
+    elif kind == "byourside":
+        with Client(API_KEY, url.removesuffix("/health"), max_retries=0) as monitoring:
+            monitoring.list_calls()
+    elif kind == "socket":
+        socket.create_connection(("127.0.0.1", dead_port), timeout=2).close()
+    else:
+        urllib.request.urlopen(url, timeout=2).close()
+
+
+def in_except_block(kind: str, dead_port: int, program: Callable[[], None]) -> bool:
+    """Run `program` in the ``except`` block of a failed health check; False when the check
+    unexpectedly passed (the program then runs outside)."""
+    try:
+        _check_health(kind, dead_port)
+    except (OSError, requests.RequestException, ByoursideError):  # urllib's URLError is an OSError
+        program()  # the monitored service is down: page the on-call engineer by phone
+        return True
+    program()
+    return False
+
+
+def dead_port() -> tuple[socket.socket, int]:
+    """A port that refuses connections: bound, never listening (keep the socket open)."""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    return holder, holder.getsockname()[1]
+
+
+# -- what the server holds against what the program was told ----------------------------------
+
+_IDS = re.compile(r"call_[0-9a-f]+")
+_NUMBERS = re.compile(r"\+[0-9]{8,15}")
+
+
+class Warnings(logging.Handler):
+    """The call ids and numbers named in WARNING records of the ``byourside`` logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.named: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:  # called under the handler's lock
+        text = record.getMessage()
+        self.named.update(_IDS.findall(text), _NUMBERS.findall(text))
+
+    def names(self, what: str) -> bool:
+        return what in self.named  # a set lookup is atomic; the records naming a run came before
+
+
+@dataclass
+class Verdict:
+    dialled_twice: int = 0
+    unreported: int = 0
+    misattributed: int = 0
+    not_sdk_errors: int = 0
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.dialled_twice or self.unreported or self.misattributed or self.not_sdk_errors)
+
+
+def judge(numbers: Sequence[str], stored: Sequence[Call], told: Told, warned: Warnings) -> Verdict:
+    """Count (a), (b), (c) and the failures that are not a `ByoursideError` with a code."""
+    verdict = Verdict(not_sdk_errors=len(told.not_sdk_errors), details=list(told.not_sdk_errors))
+    owner = {call.call_id: call.to for call in stored}
+    for person in numbers:
+        calls = [call for call in stored if call.to == person]
+        if len(calls) > 1:
+            verdict.dialled_twice += 1
+            verdict.details.append(f"{person} dialled {len(calls)} times")
+        for call in calls:
+            known = call.call_id in told.ids.get(person, set()) or warned.names(call.call_id)
+            if not known and person not in told.unknown and not warned.names(person):
+                verdict.unreported += 1
+                verdict.details.append(f"{call.call_id} to {person} placed, never reported")
+    for person, ids in told.ids.items():
+        for call_id in ids:
+            if owner.get(call_id) != person:
+                verdict.misattributed += 1
+                verdict.details.append(f"{person} was given {call_id}, the call to {owner.get(call_id)}")
+    for asked, returned, to in told.reads:
+        if returned != asked or owner.get(asked) != to:
+            verdict.misattributed += 1
+            verdict.details.append(f"a read of {asked} returned {returned} (to {to})")
+    return verdict
