@@ -101,6 +101,13 @@ class Run:
         return tuple(kind for kind in FAULT_KINDS if kind != "stall" or self.slow)
 
     @property
+    def column(self) -> str:
+        """The program, as a column of the summary's table."""
+        if self.batch is not None:
+            return "batch" if self.batch.stop_after is None else "batch abandoned"
+        return self.program + (" in except" if self.health_check else "")
+
+    @property
     def features(self) -> list[str]:
         """What the run does, for the counts by feature."""
         shown = [f"program {self.program}", f"faults {self.focus or 'mixed'}"]
@@ -225,6 +232,7 @@ def run_all(seeds: Sequence[int], workers: int = WORKERS) -> dict[int, Outcome]:
 # -- the counts ------------------------------------------------------------------------------------
 
 COUNTED = ("dialled_twice", "unreported", "misattributed", "not_sdk_errors")
+COLUMNS = ("place", "place in except", "call", "call in except", "batch", "batch abandoned")
 
 
 def tally(outcomes: Iterator[Outcome]) -> Counter[str]:
@@ -245,6 +253,13 @@ def line(counts: Counter[str]) -> str:
     )
 
 
+def missing_variants(outcomes: dict[int, Outcome]) -> list[str]:
+    met = Counter((f.kind, f.variant) for o in outcomes.values() for f in o.faults)
+    return [
+        f"{kind} {variant}" for kind in FAULT_KINDS for variant in VARIANTS[kind] if not met[(kind, variant)]
+    ]
+
+
 def summarise(outcomes: dict[int, Outcome]) -> tuple[str, Counter[str]]:
     totals = tally(iter(outcomes.values()))
     features = sorted({feature for outcome in outcomes.values() for feature in outcome.run.features})
@@ -252,14 +267,27 @@ def summarise(outcomes: dict[int, Outcome]) -> tuple[str, Counter[str]]:
     codes: Counter[str] = Counter()
     for outcome in outcomes.values():
         codes.update(outcome.told.codes)
+    missing = missing_variants(outcomes)
+    variants = sum(len(VARIANTS[kind]) for kind in FAULT_KINDS)
     text = [
         f"proxy fault runs: {line(totals)}",
         f"  faults met: {sum(faults.values())}: " + ", ".join(f"{k} {v}" for k, v in sorted(faults.items())),
+        f"  fault variants met: {variants - len(missing)} of {variants}"
+        + (f"; never: {missing}" if missing else ""),
         "  errors: " + ", ".join(f"{k} {v}" for k, v in sorted(codes.items())),
     ]
     for feature in features:
         sub = tally(o for o in outcomes.values() if feature in o.run.features)
         text.append(f"  {feature}: {line(sub)}")
+    text.append("  (a)/(b)/(c) by the class of fault met (rows) and the program (columns):")
+    text.append("  " + " " * 12 + "".join(f"{column:>18}" for column in COLUMNS))
+    for focus in [*FAULT_KINDS, None]:
+        cells = []
+        for column in COLUMNS:
+            sub = tally(o for o in outcomes.values() if o.run.focus == focus and o.run.column == column)
+            counted = "/".join(str(sub[name]) for name in COUNTED[:3])
+            cells.append(f"{counted} of {sub['runs']}" if sub["runs"] else "-")
+        text.append(f"  {focus or 'mixed':<12}" + "".join(f"{cell:>18}" for cell in cells))
     return "\n".join(text), totals
 
 
@@ -285,9 +313,7 @@ def test_a_thousand_runs_through_the_fault_proxy_dial_once_report_all_attribute_
     assert totals["not_sdk_errors"] == 0, message
     if ONLY is None and RUNS >= 1000:
         # The classes are covered, each in every variant, or the zeros prove little.
-        met = Counter((f.kind, f.variant) for o in outcomes.values() for f in o.faults)
-        missing = [(kind, v) for kind in FAULT_KINDS for v in VARIANTS[kind] if not met[(kind, v)]]
-        assert not missing, f"fault variants no request met: {missing}"
+        assert not missing_variants(outcomes), summary
         features = Counter(feature for o in outcomes.values() for feature in o.run.features)
         assert min(features.values()) >= 10, features
 
