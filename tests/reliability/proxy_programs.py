@@ -98,10 +98,11 @@ class Told:
 
     def batch_result(self, result: BatchResult[Any]) -> None:
         number = result.item.to
+        may_have_placed = result.error is not None and result.error.may_have_placed
         if result.call_id is not None:
             self.learn(number, result.call_id)
-        if result.status == "unknown":
-            with self.lock:
+        elif result.status in ("unknown", "placed") or may_have_placed:
+            with self.lock:  # a call exists (``placed`` without an id: accepted, id unreadable) or may
                 self.unknown.add(number)
         if result.call is not None:
             self.read(result.call_id or "", result.call)
@@ -239,18 +240,35 @@ _NUMBERS = re.compile(r"\+[0-9]{8,15}")
 
 
 class Warnings(logging.Handler):
-    """The call ids and numbers named in WARNING records of the ``byourside`` logger."""
+    """WARNING records of the ``byourside`` logger: the call ids and numbers any of them names,
+    and each thread's messages (an abandoned batch warns from the thread that abandons it, and
+    may name its items by index)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.named: set[str] = set()
+        self.by_thread: dict[int | None, list[str]] = {}
+        self.guard = threading.Lock()
 
-    def emit(self, record: logging.LogRecord) -> None:  # called under the handler's lock
+    def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
-        self.named.update(_IDS.findall(text), _NUMBERS.findall(text))
+        with self.guard:
+            self.named.update(_IDS.findall(text), _NUMBERS.findall(text))
+            self.by_thread.setdefault(record.thread, []).append(text)
 
     def names(self, what: str) -> bool:
-        return what in self.named  # a set lookup is atomic; the records naming a run came before
+        with self.guard:
+            return what in self.named
+
+    def mark(self) -> int:
+        """Where this thread's messages stand now (see `since`)."""
+        with self.guard:
+            return len(self.by_thread.get(threading.get_ident(), []))
+
+    def since(self, mark: int) -> list[str]:
+        """This thread's messages after `mark`."""
+        with self.guard:
+            return self.by_thread.get(threading.get_ident(), [])[mark:]
 
 
 @dataclass
@@ -266,18 +284,27 @@ class Verdict:
         return bool(self.dialled_twice or self.unreported or self.misattributed or self.not_sdk_errors)
 
 
-def judge(numbers: Sequence[str], stored: Sequence[Call], told: Told, warned: Warnings) -> Verdict:
-    """Count (a), (b), (c) and the failures that are not a `ByoursideError` with a code."""
+def judge(
+    numbers: Sequence[str], stored: Sequence[Call], told: Told, warned: Warnings, said: Sequence[str] = ()
+) -> Verdict:
+    """Count (a), (b), (c) and the failures that are not a `ByoursideError` with a code.
+
+    A stored call is reported when the program holds its id for its number, or was told its
+    placement may have happened, or a WARNING names the call, its number, or (among `said`, the
+    run's own warnings) its item.
+    """
     verdict = Verdict(not_sdk_errors=len(told.not_sdk_errors), details=list(told.not_sdk_errors))
     owner = {call.call_id: call.to for call in stored}
-    for person in numbers:
+    for index, person in enumerate(numbers):
         calls = [call for call in stored if call.to == person]
+        item = re.compile(rf"\bitem {index}\b")
+        warned_of = warned.names(person) or any(item.search(text) for text in said)
         if len(calls) > 1:
             verdict.dialled_twice += 1
             verdict.details.append(f"{person} dialled {len(calls)} times")
         for call in calls:
             known = call.call_id in told.ids.get(person, set()) or warned.names(call.call_id)
-            if not known and person not in told.unknown and not warned.names(person):
+            if not known and person not in told.unknown and not warned_of:
                 verdict.unreported += 1
                 verdict.details.append(f"{call.call_id} to {person} placed, never reported")
     for person, ids in told.ids.items():

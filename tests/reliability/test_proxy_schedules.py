@@ -175,6 +175,7 @@ class Outcome:
 def execute(run: Run, server: FakeServer, refusing_port: int, warned: Warnings) -> Outcome:
     proxy = FaultProxy(server.base_url, partial(fault_for, run))
     told = Told()
+    mark = warned.mark()
     timeout = (2.0, READ_TIMEOUT if run.slow else SAFE_READ_TIMEOUT)
     try:
         with driven_client(proxy.url, timeout=timeout, max_retries=run.max_retries) as client:
@@ -193,7 +194,7 @@ def execute(run: Run, server: FakeServer, refusing_port: int, warned: Warnings) 
         told.error(escaped)
     quiet = proxy.close()
     stored = [call for call in server.calls if call.to in run.numbers]
-    verdict = judge(run.numbers, stored, told, warned)
+    verdict = judge(run.numbers, stored, told, warned, warned.since(mark))
     return Outcome(run, verdict, tuple(proxy.faults()), told, quiet)
 
 
@@ -341,10 +342,17 @@ def test_the_judge_counts_each_kind_of_failure() -> None:
         2,
         1,
     )
-    # An honest "may have placed", or a WARNING naming the call, reports it.
+    # An honest "may have placed", or a WARNING naming the call, reports it; a warning naming
+    # an item by index counts only among the run's own warnings.
     told.unknown.add(b)
     warned.handle(
-        logging.LogRecord("byourside", logging.WARNING, __file__, 1, "placed, unreported: call_1", None, None)
+        logging.LogRecord("byourside", logging.WARNING, __file__, 1, "item 0 may be placed", None, None)
+    )
+    assert judge([a, b], stored, told, warned).unreported == 1
+    assert judge([a, b], stored, told, warned, ["item 0 may be placed"]).unreported == 0
+    assert judge([a, b], stored, told, warned, ["item 01 may be placed"]).unreported == 1
+    warned.handle(
+        logging.LogRecord("byourside", logging.WARNING, __file__, 1, "unreported: call_1", None, None)
     )
     assert judge([a, b], stored, told, warned).unreported == 0
 
