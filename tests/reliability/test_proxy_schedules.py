@@ -62,7 +62,7 @@ from tests.reliability.test_fault_schedules import ENDINGS
 
 RUNS = int(os.environ.get("BYOURSIDE_PROXY_RUNS", "1000"))
 ONLY = os.environ.get("BYOURSIDE_PROXY_SEED")
-WORKERS = 6
+WORKERS = 10
 """Runs go on this many threads at once, each with its own FakeServer: stalls wait real time."""
 RUNS_PER_SERVER = 25
 """A worker starts a fresh FakeServer after this many runs, so reading its store stays cheap."""
