@@ -84,17 +84,18 @@ class Told:
                 self.not_sdk_errors.append(f"{type(error).__name__}: {error}"[:300])
 
     def reported(self, number: str, error: ByoursideError) -> bool:
-        """Whether `error` (on placing `number`) tells of a call that exists or may exist; when
-        it does not, the README says nothing was placed, and the program places again."""
+        """Whether `error` (on placing `number`) tells of a call that exists or may exist. The
+        README's rule is ``may_have_placed``: when it is False nothing was placed, and the program
+        places again, whatever else the error carries; when True, the program keeps `call_id`."""
         self.error(error)
+        if not error.may_have_placed:
+            return False
         if error.call_id is not None:
             self.learn(number, error.call_id)
-            return True
-        if error.may_have_placed:
+        else:
             with self.lock:
                 self.unknown.add(number)
-            return True
-        return False
+        return True
 
     def batch_result(self, result: BatchResult[Any]) -> None:
         number = result.item.to
