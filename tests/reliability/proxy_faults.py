@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from tests.client_support import content_length
+
 __all__ = [
     "FAULT_KINDS",
     "GATEWAY_PAGES",
@@ -177,11 +179,7 @@ class MessageStream:
                     return None
                 raise ConnectionError("the connection closed mid-head")
         head, _, rest = self.buffered.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
+        length = content_length(head)
         while len(rest) < length:
             if not self._fill():
                 raise ConnectionError("the connection closed mid-body")

@@ -19,6 +19,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import requests
@@ -114,22 +115,32 @@ class Told:
 # -- the programs ------------------------------------------------------------------------------
 
 
-def place_as_the_readme_says(client: Client, number: str, told: Told) -> None:
+def place_as_the_readme_says(number: str, told: Told, place: Callable[[], str]) -> None:
+    """`place` (which returns the call's id) until it succeeds or an error says a call may exist;
+    an error that says nothing was placed (``may_have_placed=False``) means: place it again."""
     for _ in range(PLACE_ATTEMPTS):
         try:
-            placed = client.place_call(number, OBJECTIVE)
+            call_id = place()
         except ByoursideError as error:
             if told.reported(number, error):
                 return
-            continue  # nothing was placed: place it again
-        told.learn(number, placed.call_id)
+            continue
+        told.learn(number, call_id)
         return
+
+
+def _placed(client: Client, number: str) -> str:
+    return client.place_call(number, OBJECTIVE).call_id
+
+
+def _called(client: Client, number: str) -> str:
+    return client.call(number, OBJECTIVE, **WAIT).call_id
 
 
 def place_each(client: Client, numbers: tuple[str, ...], told: Told, *, reads: bool) -> None:
     """Place a call to each number in turn; then read each call back and wait for it to end."""
     for number in numbers:
-        place_as_the_readme_says(client, number, told)
+        place_as_the_readme_says(number, told, partial(_placed, client, number))
     if not reads:
         return
     for number in numbers:
@@ -144,15 +155,7 @@ def place_each(client: Client, numbers: tuple[str, ...], told: Told, *, reads: b
 def call_each(client: Client, numbers: tuple[str, ...], told: Told) -> None:
     """``client.call()`` for each number in turn (place, and wait for the end)."""
     for number in numbers:
-        for _ in range(PLACE_ATTEMPTS):
-            try:
-                ended = client.call(number, OBJECTIVE, **WAIT)
-            except ByoursideError as error:
-                if told.reported(number, error):
-                    break
-                continue  # nothing was placed: place it again
-            told.learn(number, ended.call_id)
-            break
+        place_as_the_readme_says(number, told, partial(_called, client, number))
 
 
 StopHow = Literal["close", "break", "drop"]
