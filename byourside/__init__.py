@@ -35,7 +35,7 @@ from byourside.errors import (
 )
 
 if TYPE_CHECKING:
-    from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchStatus
+    from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchRun, BatchStatus
     from byourside.webhooks import (
         EventStore,
         InMemoryEventStore,
@@ -52,6 +52,7 @@ __all__ = [
     "BatchOptions",
     "BatchProgress",
     "BatchResult",
+    "BatchRun",
     "BatchStatus",
     "ByoursideError",
     "Call",
@@ -84,7 +85,9 @@ __all__ = [
 
 # Loaded on first use, so `import byourside` stays light for programs that only place calls.
 _LAZY_HOMES = {
-    **dict.fromkeys(["BatchItem", "BatchOptions", "BatchProgress", "BatchResult", "BatchStatus"], "_batch"),
+    **dict.fromkeys(
+        ["BatchItem", "BatchOptions", "BatchProgress", "BatchResult", "BatchRun", "BatchStatus"], "_batch"
+    ),
     **dict.fromkeys(
         [
             "EventStore",

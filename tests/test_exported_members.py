@@ -14,6 +14,7 @@ PUBLIC = [
     "BatchOptions",
     "BatchProgress",
     "BatchResult",
+    "BatchRun",
     "BatchStatus",
     "ByoursideError",
     "Call",
