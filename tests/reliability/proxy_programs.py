@@ -17,7 +17,7 @@ import socket
 import threading
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -158,14 +158,15 @@ def call_each(client: Client, numbers: tuple[str, ...], told: Told) -> None:
         place_as_the_readme_says(number, told, partial(_called, client, number))
 
 
-StopHow = Literal["close", "break", "drop"]
-STOP_HOWS: tuple[StopHow, ...] = ("close", "break", "drop")
+StopHow = Literal["close", "break", "drop", "with", "stop", "stop_nowait"]
+STOP_HOWS: tuple[StopHow, ...] = ("close", "break", "drop", "with", "stop", "stop_nowait")
 
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """How a program runs its batch, and whether it stops reading after `stop_after` results:
-    ``close()``-ing the generator, leaving a ``for`` over it (``break``), or dropping it."""
+    """How a program runs its batch, and what it does after `stop_after` results: abandon it
+    (``close()``, ``break`` out of a ``for`` over it, drop it, leave its ``with`` block), or
+    ``stop()`` it (``stop_nowait``: ``stop(wait=False)``) and read on to the end."""
 
     concurrency: int
     wait: bool
@@ -173,29 +174,46 @@ class BatchPlan:
     stop_after: int | None
     stop_how: StopHow
 
+    @property
+    def stops(self) -> bool:
+        """Stopped the documented way: every call placed must still come out as a result."""
+        return self.stop_after is not None and self.stop_how in ("stop", "stop_nowait")
+
 
 def run_batch(client: Client, numbers: tuple[str, ...], told: Told, plan: BatchPlan) -> None:
     items = [{"to": number, "objective": OBJECTIVE} for number in numbers]
     options: dict[str, Any] = {"concurrency": plan.concurrency, "wait": plan.wait, "ordered": plan.ordered}
-    if plan.stop_after is None:
-        for result in client.place_calls(items, **options, **WAIT):
-            told.batch_result(result)
-        return
-    if plan.stop_how == "break":
+    after = plan.stop_after
+    if plan.stop_how == "break" and after is not None:
         for taken, result in enumerate(client.place_calls(items, **options, **WAIT), start=1):
             told.batch_result(result)
-            if taken >= plan.stop_after:
-                break  # the generator is dropped as the loop ends
+            if taken >= after:
+                break  # the results are dropped as the loop ends
         return
     results = client.place_calls(items, **options, **WAIT)
-    for taken, result in enumerate(results, start=1):
-        told.batch_result(result)
-        if taken >= plan.stop_after:
-            break
+    if plan.stop_how == "with":
+        with results:
+            _take(results, told, after)
+        return
+    if plan.stops:
+        for taken, result in enumerate(results, start=1):
+            told.batch_result(result)
+            if taken == after:
+                results.stop(wait=plan.stop_how == "stop")
+        return
+    _take(results, told, after)
     if plan.stop_how == "close":
         results.close()
     else:
         del results  # abandoned: collected (and so closed) without being told
+
+
+def _take(results: Iterator[BatchResult[Any]], told: Told, count: int | None) -> None:
+    """Read `count` results (all of them when None)."""
+    for taken, result in enumerate(results, start=1):
+        told.batch_result(result)
+        if taken == count:
+            return
 
 
 # -- placements made inside an unrelated except block -------------------------------------------

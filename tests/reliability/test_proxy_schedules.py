@@ -104,7 +104,9 @@ class Run:
     def column(self) -> str:
         """The program, as a column of the summary's table."""
         if self.batch is not None:
-            return "batch" if self.batch.stop_after is None else "batch abandoned"
+            if self.batch.stop_after is None:
+                return "batch"
+            return "batch stopped" if self.batch.stops else "batch abandoned"
         return self.program + (" in except" if self.health_check else "")
 
     @property
@@ -114,8 +116,9 @@ class Run:
         if self.health_check:
             shown.append(f"in except ({self.health_check})")
         if self.batch is not None:
-            stopped = self.batch.stop_after is not None
-            shown.append(f"batch abandoned ({self.batch.stop_how})" if stopped else "batch read to the end")
+            shown.append(
+                f"{self.column} ({self.batch.stop_how})" if self.batch.stop_after else "batch to the end"
+            )
         return shown
 
 
@@ -194,7 +197,10 @@ def execute(run: Run, server: FakeServer, refusing_port: int, warned: Warnings) 
         told.error(escaped)
     quiet = proxy.close()
     stored = [call for call in server.calls if call.to in run.numbers]
-    verdict = judge(run.numbers, stored, told, warned, warned.since(mark))
+    said = warned.since(mark)
+    if run.batch is not None and run.batch.stops:
+        warned, said = Warnings(), []  # stopped, not abandoned: every placed call comes out as a result
+    verdict = judge(run.numbers, stored, told, warned, said)
     return Outcome(run, verdict, tuple(proxy.faults()), told, quiet)
 
 
@@ -233,7 +239,7 @@ def run_all(seeds: Sequence[int], workers: int = WORKERS) -> dict[int, Outcome]:
 # -- the counts ------------------------------------------------------------------------------------
 
 COUNTED = ("dialled_twice", "unreported", "misattributed", "not_sdk_errors")
-COLUMNS = ("place", "place in except", "call", "call in except", "batch", "batch abandoned")
+COLUMNS = ("place", "place in except", "call", "call in except", "batch", "batch abandoned", "batch stopped")
 
 
 def tally(outcomes: Iterator[Outcome]) -> Counter[str]:
