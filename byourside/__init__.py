@@ -22,6 +22,7 @@ from byourside.client import Client
 from byourside.errors import (
     AuthenticationError,
     ByoursideError,
+    EventInProgressError,
     ExtractionError,
     InvalidRequestError,
     InvalidResponseError,
@@ -36,9 +37,11 @@ from byourside.errors import (
 
 if TYPE_CHECKING:
     from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchRun, BatchStatus
+    from byourside._dedup_redis import RedisEventStore
     from byourside.webhooks import (
         EventStore,
         InMemoryEventStore,
+        SqliteEventStore,
         WebhookDeduplicator,
         construct_event,
         sign_webhook,
@@ -59,6 +62,7 @@ __all__ = [
     "CallList",
     "CallStatus",
     "Client",
+    "EventInProgressError",
     "EventStore",
     "ExtractionError",
     "FieldSpec",
@@ -70,7 +74,9 @@ __all__ = [
     "NotFoundError",
     "PlacedCall",
     "RateLimitError",
+    "RedisEventStore",
     "ServiceUnavailableError",
+    "SqliteEventStore",
     "UsageCapError",
     "WaitTimeoutError",
     "WebhookDeduplicator",
@@ -92,6 +98,7 @@ _LAZY_HOMES = {
         [
             "EventStore",
             "InMemoryEventStore",
+            "SqliteEventStore",
             "WebhookDeduplicator",
             "construct_event",
             "sign_webhook",
@@ -99,6 +106,8 @@ _LAZY_HOMES = {
         ],
         "webhooks",
     ),
+    # The optional extra byourside[redis]: only this name ever imports redis.
+    "RedisEventStore": "_dedup_redis",
 }
 
 
