@@ -3,8 +3,10 @@
 Each run (made by `random.Random(seed)`; ``BYOURSIDE_PROXY_SEED=<seed>`` replays one alone) is a
 program a user writes (`tests.reliability.proxy_programs`): placements in turn with the README's
 "place again when nothing was placed", ``call()``, reads (``get_call``, ``wait_for_call``), or a
-``place_calls`` batch read to the end or abandoned after a few results, sometimes inside the
-``except`` block of an unrelated connection error. Its client goes through a `FaultProxy` whose
+``place_calls`` batch read to the end, stopped with ``stop()`` and read on, or abandoned after a
+few results (``close()``, ``break``, dropped, its ``with`` block left), sometimes inside the
+``except`` block of an unrelated connection error (the program pages someone when a health check
+fails). Its client goes through a `FaultProxy` whose
 plan gives each request a fault drawn from the run's seed and the request's identity (method,
 number, how many such requests came before), so a replay meets the same faults. Most runs focus
 on one class of fault (its variants drawn at random), the rest mix them all:
@@ -20,7 +22,8 @@ on one class of fault (its variants drawn at random), the rest mix them all:
 For every run the server's store (what was placed, per number: each number is one person) is
 compared with what the program was told, and three things are counted: (a) persons dialled twice,
 (b) placed calls unreported (the program never learned the id, and got no ``may_have_placed``
-error, no ``unknown`` result, and no WARNING on the ``byourside`` logger naming it), (c) replies
+error, no result saying the item's call exists or may, and, for an abandoned batch only, no
+WARNING on the ``byourside`` logger naming the call, its number or its item), (c) replies
 attributed to the wrong request (an id given for one person that is another's call, a read that
 returned another call). Every failure must be a `ByoursideError` with a code. The counts are
 printed (``pytest -s``); ``BYOURSIDE_PROXY_RUNS=5000`` runs more.
