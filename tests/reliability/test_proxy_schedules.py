@@ -201,8 +201,8 @@ def execute(run: Run, server: FakeServer, refusing_port: int, warned: Warnings) 
     quiet = proxy.close()
     stored = [call for call in server.calls if call.to in run.numbers]
     said = warned.since(mark)
-    if run.batch is not None and run.batch.stops:
-        warned, said = Warnings(), []  # stopped, not abandoned: every placed call comes out as a result
+    if run.column != "batch abandoned":
+        warned, said = Warnings(), []  # only an abandoned batch may report a call by a warning
     verdict = judge(run.numbers, stored, told, warned, said)
     return Outcome(run, verdict, tuple(proxy.faults()), told, quiet)
 
