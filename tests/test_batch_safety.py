@@ -375,11 +375,6 @@ def trickled_reads(request: bytes) -> bytes | Answer:
     return trickle
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a trickled reply is bounded only once the transport enforces the client's wall-clock "
-    "deadline (issue 22 case 7, safety-transport/safety-client); the batch passes it down",
-)
 def test_the_per_call_timeout_bounds_a_trickled_reply() -> None:
     with routed_server(trickled_reads) as server, Client("bys_ak_test", server.url, timeout=(2, 8)) as client:
         started = time.monotonic()
