@@ -14,15 +14,24 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel
 from typing_extensions import Self, Unpack
 
 from byourside._extraction import typed_call
 from byourside._models import Call, CallList, FieldSpec, PlacedCall
-from byourside._polling import poll_until_ended
-from byourside._replies import ModelT, check_retries, check_timeout, clamp_limit, parse_reply
+from byourside._polling import NOT_FOUND_REREADS, CallWait, errors_name_call, placed_call_kept, run_wait
+from byourside._replies import (
+    MIN_POLL_INTERVAL,
+    ModelT,
+    check_result_model,
+    check_retries,
+    check_timeout,
+    check_wait,
+    clamp_limit,
+    parse_reply,
+)
 from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, call_with_retries
 from byourside._transport import Method, Session, Timeout, Transport
 from byourside._validation import (
@@ -30,6 +39,7 @@ from byourside._validation import (
     check_api_key,
     check_base_url,
     check_call_id,
+    is_loopback_host,
     place_call_body,
 )
 
@@ -57,9 +67,11 @@ class Client:
             `AuthenticationError` code ``no_api_key`` is raised here, before any I/O.
         base_url: defaults to ``BYOURSIDE_BASE_URL``, then ``https://api.byourside.ai``. It must be
             https:// (plain http:// only to loopback, for local testing): code ``insecure_base_url``.
-        timeout: seconds, or a (connect, read) pair; default (10, 60).
+        timeout: seconds, or a (connect, read) pair; default (10, 60). Each finite, above zero
+            and at most a week, else `InvalidRequestError` code ``invalid_timeout``.
         max_retries: retries after a failure the policy allows (see README, "Retries and
-            placement safety"); default 2, and every method takes its own.
+            placement safety"); default 2, and every method takes its own. A whole number >= 0,
+            else code ``invalid_max_retries``.
         session: a `requests.Session` to send through (proxies, adapters, mounts). It stays
             yours: `close()` closes only the session the client made. A placement is never
             resent by its adapter's urllib3 ``Retry``: it goes through a copy of that adapter
@@ -94,6 +106,8 @@ class Client:
         self._transport = Transport(
             api_key=key, base_url=url, timeout=check_timeout(timeout), session=session
         )
+        # A server on this machine (a FakeServer) may be polled as fast as a test likes.
+        self._min_interval = 0.0 if is_loopback_host(urlsplit(url).hostname) else MIN_POLL_INTERVAL
         # Time goes through these attributes so tests can drive it without patching modules.
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
@@ -194,13 +208,19 @@ class Client:
         ``Call[Model]`` whose `extracted` is a checked ``Model | None``; a value that does not fit
         raises `ExtractionError` naming the field, with the raw values and the call on it.
 
-        Raises `NotFoundError` (``not_found``) for an unknown id or another account's call.
+        Raises `NotFoundError` (``not_found``) for an unknown id or another account's call. Every
+        error it raises has the id asked for as its `call_id`.
         """
-        call = self._send("GET", self._call_path(call_id), Call, max_retries=max_retries)
-        return call if fields is None else typed_call(call, fields)
+        with errors_name_call(call_id):
+            call = self._send("GET", self._call_path(call_id), Call, max_retries=max_retries)
+            return call if fields is None else typed_call(call, fields)
 
     def list_calls(self, limit: int = 20, *, max_retries: int | None = None) -> list[Call]:
-        """The most recent calls, at most `limit` (clamped to 1..100; anything else means 20)."""
+        """The most recent calls, at most `limit`.
+
+        `limit` is clamped to 1..100, and whatever is not a whole number >= 0 (NaN, infinity,
+        ``5.0``, ``True``, None) means 20, as in 0.1.0: never an error.
+        """
         params = {"limit": str(clamp_limit(limit))}
         return self._send("GET", _CALLS_PATH, CallList, params=params, max_retries=max_retries).calls
 
@@ -242,19 +262,16 @@ class Client:
         not ended. A ``rate_limited`` reply does not end the wait: it waits (as long as the
         Retry-After asks, when sent) and polls on. `on_status(call)` is called after each poll that
         finds a new status, the first poll included.
+
+        Checked before any poll: `timeout` finite (``invalid_timeout``; zero or less times out at
+        once), `interval` above zero (``invalid_interval``; under 0.5 s it is raised to 0.5 s
+        unless the API is on this machine), `on_status` callable (``invalid_on_status``). Every
+        error it raises has the id asked for as its `call_id`.
         """
-        path = self._call_path(call_id)
-        call = poll_until_ended(
-            lambda deadline: self._send("GET", path, Call, deadline=deadline),
-            call_id=call_id,
-            timeout=timeout,
-            interval=interval,
-            on_status=on_status,
-            clock=self._clock,
-            sleep=self._sleep,
-            timing=self._retry_timing,
-        )
-        return call if fields is None else typed_call(call, fields)
+        with errors_name_call(call_id):
+            seconds, every = check_wait(timeout, interval, on_status, min_interval=self._min_interval)
+            check_result_model(fields)
+            return self._wait(call_id, seconds, every, fields=fields, on_status=on_status)
 
     @overload
     def call(
@@ -306,7 +323,14 @@ class Client:
         """Place a call and wait for it to end: the whole job in one typed step.
 
         The call is placed once (`place_call`) and then polled (`wait_for_call`) until its status
-        is terminal. With ``fields=Model`` the result is a ``Call[Model]``.
+        is terminal; `timeout` bounds the wait after the placement. With ``fields=Model`` the
+        result is a ``Call[Model]``.
+
+        Every argument, the wait's included, is checked before placing (`timeout` above zero
+        here). Every error raised once the call is placed has its id as `call_id` and
+        ``may_have_placed=True``: then wait for it, ``client.wait_for_call(error.call_id)``,
+        instead of placing it again. A ``not_found`` on the first reads is read again, up to 3
+        times within the deadline: the read may have outrun the service's store.
 
         Example::
 
@@ -318,12 +342,15 @@ class Client:
             if done.extracted is not None and done.extracted.confirmed:
                 ...
         """
+        seconds, every = check_wait(
+            timeout, interval, on_status, min_interval=self._min_interval, placing=True
+        )
         placed = self.place_call(
             to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
         )
-        if isinstance(fields, type):
-            return self.wait_for_call(placed.call_id, timeout, interval, fields=fields, on_status=on_status)
-        return self.wait_for_call(placed.call_id, timeout, interval, on_status=on_status)
+        model = fields if isinstance(fields, type) else None
+        with placed_call_kept(placed.call_id):
+            return self._wait(placed.call_id, seconds, every, fields=model, on_status=on_status, placed=True)
 
     def place_calls(
         self,
@@ -347,6 +374,35 @@ class Client:
         from byourside._batch_run import run_batch  # loaded on first use: `import byourside` stays light
 
         return run_batch(self, items, fields=fields, **options)
+
+    def _wait(
+        self,
+        call_id: str,
+        timeout: float,
+        interval: float,
+        *,
+        fields: type[BaseModel] | None,
+        on_status: Callable[[Call], object] | None,
+        placed: bool = False,
+    ) -> Call[Any]:
+        """Drive a `CallWait` for `call_id` (`placed` just now by `call`); arguments already checked."""
+        path = self._call_path(call_id)
+        wait = CallWait(
+            call_id,
+            timeout=timeout,
+            interval=interval,
+            now=self._clock(),
+            timing=self._retry_timing,
+            not_found_rereads=NOT_FOUND_REREADS if placed else 0,
+        )
+        call = run_wait(
+            wait,
+            lambda deadline: self._send("GET", path, Call, deadline=deadline),
+            on_status=on_status,
+            sleep=self._sleep,
+            clock=self._clock,
+        )
+        return call if fields is None else typed_call(call, fields)
 
     # -- one path for every request --------------------------------------------------------
 

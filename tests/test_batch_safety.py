@@ -146,7 +146,7 @@ def test_a_placement_answered_2xx_with_an_unreadable_body_is_never_placed_again(
     with routed_server(garbled_2xx_service) as server, Client("bys_ak_test", server.url) as client:
         [first] = client.place_calls(items(1), journal=journal, interval=0.01)
         [again] = client.place_calls(items(1), journal=journal, interval=0.01, retry_unknown=True)
-        assert server.posts() == 1
+        assert server.posts == 1
     for result in (first, again):
         assert result.status == "placed"
         assert result.call_id is None
