@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypedDict
+from typing import Any, ClassVar, Generic, Literal, TypedDict
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypeVar
@@ -80,7 +80,7 @@ class BatchItem(BaseModel):
                   caller_id='+14155550100', voice=None, language=None)
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     to: str
     """The number to call, E.164 (``+14155550123``)."""
