@@ -84,7 +84,9 @@ def run_demo(
     """
     from byourside.testing import FakeServer
 
-    out = out if out is not None else sys.stdout
+    # typeshed types sys.stdout as `TextIO | Any`; a declared TextIO lets pyright narrow `out` too.
+    stdout: TextIO = sys.stdout
+    out = out if out is not None else stdout
     progress = _Progress(out, out.isatty() if in_place is None else in_place)
     try:
         with (

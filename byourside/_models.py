@@ -79,11 +79,12 @@ class Call(wire.Call, Generic[ExtractedT]):
         ('c1', True, {'ok': True})
     """
 
-    id: Annotated[str, Field(description=_ID_DOC)] = ""
-    call_id: Annotated[str, Field(alias="callId", description=_CALL_ID_DOC)] = ""
+    # Narrowed from the generated `str | None`: the validator below fills both from either key.
+    id: Annotated[str, Field(description=_ID_DOC)] = ""  # pyright: ignore[reportIncompatibleVariableOverride]
+    call_id: Annotated[str, Field(alias="callId", description=_CALL_ID_DOC)] = ""  # pyright: ignore[reportIncompatibleVariableOverride]
     # Narrowed from the generated dict to the type parameter: a Call[Appointment] deliberately
     # carries the user's model here, which is the point of typed extraction.
-    extracted: Annotated[
+    extracted: Annotated[  # pyright: ignore[reportIncompatibleVariableOverride]
         ExtractedT | None, Field(description=wire.Call.model_fields["extracted"].description)
     ] = None  # type: ignore[assignment]
     _raw_extracted: dict[str, Any] | None = PrivateAttr(default=None)
@@ -95,9 +96,9 @@ class Call(wire.Call, Generic[ExtractedT]):
         # Written past pydantic's bookkeeping, so the copied key does not count as sent and
         # to_wire() keeps the wire's own key.
         if not self.call_id:
-            self.__dict__["call_id"] = self.id
+            vars(self)["call_id"] = self.id
         elif not self.id:
-            self.__dict__["id"] = self.call_id
+            vars(self)["id"] = self.call_id
         if isinstance(self.extracted, dict):
             self._raw_extracted = self.extracted
         return self

@@ -111,7 +111,7 @@ class HttpServer(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     # HTTP/1.1 keep-alive, as the service and a requests.Session use; every reply sets Content-Length.
     protocol_version = "HTTP/1.1"
-    server: HttpServer
+    server: HttpServer  # pyright: ignore[reportIncompatibleVariableOverride]
     server_version = "byourside-fake-server"
     sys_version = ""
 
