@@ -32,8 +32,10 @@ class WireModel(BaseModel):
         {'callId': 'call_abc123', 'status': 'queued'}
     """
 
-    # defer_build: each model builds its validator on first use, not at `import byourside`.
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+    # The one config of every wire model: the generator writes none of its own. defer_build: each
+    # model builds its validator on first use, not at `import byourside`. The annotation matches
+    # BaseModel's, so pyright does not call the override ambiguous.
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     # Wire names that answer for another wire name (a call's `id` and `callId` are one value).
     _wire_synonyms: ClassVar[dict[str, str]] = {}

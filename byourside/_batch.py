@@ -38,7 +38,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, Literal, TypedDict
+from typing import Any, ClassVar, Generic, Literal, TypedDict
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypeVar
@@ -92,7 +92,7 @@ class BatchItem(BaseModel):
                   caller_id='+14155550100', voice=None, language=None)
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     to: str
     """The number to call, E.164 (``+14155550123``)."""

@@ -122,6 +122,7 @@ def run_batch(
 
 def _results(run: _Run, concurrency: int, ordered: bool) -> Generator[BatchResult[Any], None, None]:
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="byourside-batch")
+    reported: set[int] = set()  # bound before the try: the finally reads it even on an early error
     try:
         for index, phase in enumerate(run.journal.phases()):
             if phase == "placed":
@@ -129,7 +130,6 @@ def _results(run: _Run, concurrency: int, ordered: bool) -> Generator[BatchResul
         pending = deque(range(len(run.items)))
         running: dict[Future[BatchResult[Any]], int] = {}
         held: dict[int, BatchResult[Any]] = {}
-        reported: set[int] = set()
         next_index = 0
         while pending or running:
             while pending and len(running) < concurrency:

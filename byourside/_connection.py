@@ -137,11 +137,13 @@ class _HTTPSConnection(HTTPSConnection):
 
 
 class _HTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
+    # urllib3 declares ConnectionCls as its connection protocol, which pyright finds its own classes
+    # do not satisfy (mutable attributes vs the protocol's); mypy and urllib3 accept them.
+    ConnectionCls = _HTTPConnection  # pyright: ignore[reportAssignmentType]
 
 
 class _HTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
+    ConnectionCls = _HTTPSConnection  # pyright: ignore[reportAssignmentType]
 
 
 POOL_CLASSES: dict[str, type[HTTPConnectionPool]] = {

@@ -104,7 +104,7 @@ class InMemoryEventStore:
         if type(checked) is not int or maxsize < 1:
             raise ValueError(f"maxsize must be a positive int, got {maxsize!r}")
         self.maxsize = maxsize
-        self.retention_seconds = check_positive("retention_seconds", retention_seconds)
+        self.retention_seconds: float = check_positive("retention_seconds", retention_seconds)
         self._clock = clock
         # event id -> (state, owner, until): a lease's end, or the end of a done id's retention.
         self._records: OrderedDict[str, tuple[str, str, float]] = OrderedDict()
@@ -215,7 +215,7 @@ class WebhookDeduplicator:
                 "implement claim, complete and release (see EventStore), or use SqliteEventStore."
             )
         self.store: EventStore = store
-        self.lease_seconds = check_positive("lease_seconds", lease_seconds)
+        self.lease_seconds: float = check_positive("lease_seconds", lease_seconds)
         self._owner = f"{uuid.uuid4().hex}-seen"
 
     def seen(self, event: WebhookEvent[Any] | str) -> bool:

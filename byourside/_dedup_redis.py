@@ -67,7 +67,7 @@ class RedisEventStore:
             raise TypeError("give exactly one of client= (a redis.Redis) or url= (redis://...)")
         self.client: redis.Redis = client if client is not None else redis.Redis.from_url(url or "")
         self.prefix = prefix
-        self.retention_seconds = check_positive("retention_seconds", retention_seconds)
+        self.retention_seconds: float = check_positive("retention_seconds", retention_seconds)
         self._claim: Any = self.client.register_script(_CLAIM)
         self._release: Any = self.client.register_script(_RELEASE)
 

@@ -69,12 +69,12 @@ class SqliteEventStore:
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         if self.path in ("", ":memory:") or self.path.startswith("file:"):
             # Each worker's (and thread's) connection would get its own private database.
             raise ValueError(f"path must be a database file that every worker opens, got {self.path!r}")
-        self.retention_seconds = check_positive("retention_seconds", retention_seconds)
-        self.timeout = check_positive("timeout", timeout)
+        self.retention_seconds: float = check_positive("retention_seconds", retention_seconds)
+        self.timeout: float = check_positive("timeout", timeout)
         self._clock = clock
         # One connection per thread and process: a connection must not cross a fork (gunicorn
         # --preload imports the app, and so builds this store, before forking its workers).

@@ -147,7 +147,9 @@ def run_demo(
     """
     from byourside._cli._exit import exit_for_error, exit_for_status
 
-    out = out if out is not None else sys.stdout
+    # typeshed types sys.stdout as `TextIO | Any`; a declared TextIO lets pyright narrow `out` too.
+    stdout: TextIO = sys.stdout
+    out = out if out is not None else stdout
     try:
         call = demo_call(
             out,

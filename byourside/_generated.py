@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from byourside._base import WireModel
-from pydantic import ConfigDict, Field
+from pydantic import Field
 from typing_extensions import TypeAliasType
 
 E164Number = TypeAliasType(
@@ -67,10 +67,6 @@ class FieldSpec(WireModel):
     One value for the AI to extract from the conversation.
     """
 
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
     name: Annotated[str, Field(min_length=1)]
     """
     The key under which the value comes back in `extracted`.
@@ -92,10 +88,6 @@ class PlaceCallRequest(WireModel):
 
     """
 
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
     to: E164Number
     """
     The destination, in E.164 form.
@@ -143,10 +135,6 @@ class PlacedCall(WireModel):
     The reply to a placement. Keyed `callId`, unlike a fetched call.
     """
 
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
     call_id: Annotated[str, Field(alias="callId")]
     """
     The new call's id, an opaque string.
@@ -179,10 +167,6 @@ class Call(WireModel):
 
     """
 
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
     id: str | None = None
     """
     The call's id (the key a fetched call uses).
@@ -238,10 +222,6 @@ class CallList(WireModel):
     The reply to `GET /v1/agent/calls`.
     """
 
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
     calls: list[Call]
     """
     The most recent calls.
@@ -346,10 +326,6 @@ class ErrorBody(WireModel):
 
     """
 
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
     error: ErrorCode
     """
     The error token.
@@ -386,10 +362,6 @@ class WebhookEvent(WireModel):
 
     """
 
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
     event: WebhookEventType
     """
     What happened.

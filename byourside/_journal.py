@@ -265,6 +265,7 @@ class Journal:
             self.states[index].apply(event, record, self._snapshot)
 
     def _append(self, record: Mapping[str, Any]) -> None:
+        assert self._file is not None
         self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
         self._file.flush()
         os.fsync(self._file.fileno())

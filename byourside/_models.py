@@ -126,11 +126,12 @@ class Call(wire.Call, _KeepsRawExtracted, Generic[ExtractedT]):
         ('c1', True, {'ok': True})
     """
 
-    id: Annotated[str, Field(description=_ID_DOC)] = ""
-    call_id: Annotated[str, Field(alias="callId", description=_CALL_ID_DOC)] = ""
+    # Narrowed from the generated `str | None`: the validator below fills both from either key.
+    id: Annotated[str, Field(description=_ID_DOC)] = ""  # pyright: ignore[reportIncompatibleVariableOverride]
+    call_id: Annotated[str, Field(alias="callId", description=_CALL_ID_DOC)] = ""  # pyright: ignore[reportIncompatibleVariableOverride]
     # Narrowed from the generated dict to the type parameter: a Call[Appointment] deliberately
     # carries the user's model here, which is the point of typed extraction.
-    extracted: Annotated[
+    extracted: Annotated[  # pyright: ignore[reportIncompatibleVariableOverride]
         ExtractedT | None, Field(description=wire.Call.model_fields["extracted"].description)
     ] = None  # type: ignore[assignment]
 
@@ -141,9 +142,9 @@ class Call(wire.Call, _KeepsRawExtracted, Generic[ExtractedT]):
         # Written past pydantic's bookkeeping, so the copied key does not count as sent and
         # to_wire() keeps the wire's own key.
         if not self.call_id:
-            self.__dict__["call_id"] = self.id
+            vars(self)["call_id"] = self.id
         elif not self.id:
-            self.__dict__["id"] = self.call_id
+            vars(self)["id"] = self.call_id
         return self
 
     @property
@@ -175,7 +176,7 @@ class WebhookEvent(wire.WebhookEvent, _KeepsRawExtracted, Generic[ExtractedT]):
 
     _wire_synonyms: ClassVar[dict[str, str]] = {"id": "callId"}
     # Narrowed from the generated dict to the type parameter, as on `Call`.
-    extracted: Annotated[
+    extracted: Annotated[  # pyright: ignore[reportIncompatibleVariableOverride]
         ExtractedT | None, Field(description=wire.WebhookEvent.model_fields["extracted"].description)
     ] = None  # type: ignore[assignment]
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from typing_extensions import Self, Unpack
 
 from byourside._extraction import typed_call
+from byourside._logging import configure_from_env
 from byourside._models import Call, CallList, FieldSpec, PlacedCall
 from byourside._polling import NOT_FOUND_REREADS, CallWait, errors_name_call, placed_call_kept, run_wait
 from byourside._replies import (
@@ -55,6 +56,9 @@ DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)
 DEFAULT_MAX_RETRIES = 2
 
 _CALLS_PATH = "/v1/agent/calls"
+
+# BYOURSIDE_LOG=debug|info turns on the logger's stderr output: read once, at this import.
+configure_from_env()
 
 ExtractedT = TypeVar("ExtractedT", bound=BaseModel)
 

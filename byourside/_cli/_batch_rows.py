@@ -72,6 +72,7 @@ def template_columns(option: str, template: str, columns: Sequence[str]) -> list
 def _read(path: Path) -> tuple[list[str], list[Row], dict[int, int]]:
     rows: list[Row] = []
     widths: dict[int, int] = {}  # the cell count of each row that has a wrong one
+    ended = 0  # the line a csv.Error is reported after, even one in the header
     try:
         with path.open(encoding="utf-8-sig", newline="") as file:  # -sig: Excel's byte-order mark
             # strict: an unclosed quote is an error, not a cell that swallows the lines after it.

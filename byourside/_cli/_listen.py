@@ -73,7 +73,7 @@ class WebhookReceiver(HTTPServer):
 
 
 class _DeliveryHandler(BaseHTTPRequestHandler):
-    server: WebhookReceiver
+    server: WebhookReceiver  # pyright: ignore[reportIncompatibleVariableOverride]
     server_version = "byourside-webhooks-listen"
 
     def do_POST(self) -> None:

@@ -73,6 +73,9 @@ class HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     # Each test gets a fresh port; reusing one that lingers in TIME_WAIT is fine on loopback.
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: 16 clients connecting at once overflow it and
+    # some get a connection reset before their request is read.
+    request_queue_size = 128
 
     def __init__(self, handle: Handler, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _RequestHandler)
@@ -111,7 +114,7 @@ class HttpServer(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     # HTTP/1.1 keep-alive, as the service and a requests.Session use; every reply sets Content-Length.
     protocol_version = "HTTP/1.1"
-    server: HttpServer
+    server: HttpServer  # pyright: ignore[reportIncompatibleVariableOverride]
     server_version = "byourside-fake-server"
     sys_version = ""
 

@@ -12,6 +12,7 @@ import byourside
 from byourside import (
     ByoursideError,
     Call,
+    CallStatus,
     Client,
     FieldSpec,
     NetworkError,
@@ -60,7 +61,7 @@ def test_every_public_method_returns_its_model(httpserver: HTTPServer) -> None:
         assert_type(calls, list[Call])
 
         def progress(update: Call) -> None:
-            assert_type(update.status, str)
+            assert_type(update.status, CallStatus)
 
         waited = client.wait_for_call(placed.call_id, timeout=5, interval=0.01, on_status=progress)
         assert_type(waited, Call)
