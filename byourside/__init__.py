@@ -35,6 +35,7 @@ from byourside.errors import (
 )
 
 if TYPE_CHECKING:
+    from byourside._async_client import AsyncClient
     from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchStatus
     from byourside.webhooks import (
         EventStore,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "AsyncClient",
     "AuthenticationError",
     "BatchItem",
     "BatchOptions",
@@ -84,6 +86,7 @@ __all__ = [
 
 # Loaded on first use, so `import byourside` stays light for programs that only place calls.
 _LAZY_HOMES = {
+    "AsyncClient": "_async_client",  # asyncio is loaded only by programs that use it
     **dict.fromkeys(["BatchItem", "BatchOptions", "BatchProgress", "BatchResult", "BatchStatus"], "_batch"),
     **dict.fromkeys(
         [

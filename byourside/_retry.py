@@ -18,12 +18,12 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 
 from byourside.errors import REFUSAL_TOKENS, ByoursideError
 
@@ -33,6 +33,7 @@ __all__ = [
     "READ_RETRY_TOKENS",
     "DeadlineExceeded",
     "RetryTiming",
+    "acall_with_retries",
     "call_with_retries",
     "parse_retry_after",
     "retry_delay",
@@ -237,3 +238,91 @@ def call_with_retries(
         reraise=True,
     )
     return retrying(attempt)
+
+
+# -- the asyncio driver ------------------------------------------------------------------------
+# `acall_with_retries` carries out the same decisions as `call_with_retries` (`should_retry`,
+# `retry_delay`, the deadline) with tenacity's AsyncRetrying, sleeping with an awaitable sleep
+# (asyncio.sleep), so a client waiting to retry holds no thread.
+
+
+def _policy(
+    *,
+    places_call: bool,
+    max_retries: int,
+    deadline: float | None,
+    timing: RetryTiming,
+    clock: Callable[[], float],
+    describe: str,
+) -> dict[str, Any]:
+    """tenacity's stop, wait, retry and before_sleep for one request: the policy, once."""
+    delays: dict[int, float] = {}
+
+    def delay_after(state: RetryCallState) -> float:
+        # Memoised: tenacity asks the wait and the stop in an order that changed across versions,
+        # and the jittered value must be the same for both.
+        if state.attempt_number not in delays:
+            error = state.outcome.exception() if state.outcome else None
+            delays[state.attempt_number] = retry_delay(
+                state.attempt_number, _retry_after_of(error), timing=timing
+            )
+        return delays[state.attempt_number]
+
+    def stop(state: RetryCallState) -> bool:
+        if state.attempt_number > max_retries:
+            return True
+        if deadline is not None and clock() + delay_after(state) > deadline:
+            error = state.outcome.exception() if state.outcome else None
+            raise DeadlineExceeded(error if isinstance(error, ByoursideError) else None)
+        return False
+
+    def retryable(error: BaseException) -> bool:
+        return isinstance(error, ByoursideError) and should_retry(
+            code=error.code,
+            status=error.status,
+            may_have_placed=error.may_have_placed,
+            places_call=places_call,
+        )
+
+    def log_retry(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        logger.info(
+            "Retrying %s in %.2f s (retry %d of %d) after %s",
+            describe,
+            delay_after(state),
+            state.attempt_number,
+            max_retries,
+            getattr(error, "code", None) or type(error).__name__,
+        )
+
+    return {
+        "stop": stop,
+        "wait": delay_after,
+        "retry": retry_if_exception(retryable),
+        "before_sleep": log_retry,
+        "reraise": True,
+    }
+
+
+async def acall_with_retries(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    places_call: bool,
+    max_retries: int,
+    deadline: float | None = None,
+    timing: RetryTiming = DEFAULT_TIMING,
+    sleep: Callable[[float], Awaitable[None]],
+    clock: Callable[[], float] = time.monotonic,
+    describe: str = "request",
+) -> T:
+    """`call_with_retries` for a coroutine `attempt`: the same decisions, waits awaited with
+    `sleep` (``asyncio.sleep``; a parameter so that `import byourside` never loads asyncio)."""
+    policy = _policy(
+        places_call=places_call,
+        max_retries=max_retries,
+        deadline=deadline,
+        timing=timing,
+        clock=clock,
+        describe=describe,
+    )
+    return await AsyncRetrying(sleep=sleep, **policy)(attempt)

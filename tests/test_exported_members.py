@@ -9,6 +9,7 @@ import byourside
 
 PUBLIC = [
     "TERMINAL_STATUSES",
+    "AsyncClient",
     "AuthenticationError",
     "BatchItem",
     "BatchOptions",

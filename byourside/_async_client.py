@@ -1,0 +1,354 @@
+"""`AsyncClient`: `Client`'s API for asyncio programs (FastAPI services, agent frameworks).
+
+The same constructor, methods, argument names, order and defaults, and return types as `Client`,
+each method awaited. It is a driver over the shared core (`byourside._core`: every request built
+and checked once, every reply read once; `byourside._retry`: one retry policy): only the code
+that blocks or sleeps differs. Requests run on the client's own bounded thread pool
+(`byourside._async_transport`); every wait (polling, retry back-off, Retry-After) is
+``asyncio.sleep`` and holds no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar, overload
+
+from pydantic import BaseModel
+from typing_extensions import Self
+
+from byourside._async_transport import DEFAULT_WORKERS, AsyncTransport
+from byourside._core import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ApiRequest,
+    get_call_request,
+    list_calls_request,
+    make_transport,
+    place_call_request,
+    report_cancelled_placement,
+    retries_or,
+    timeout_before,
+    with_fields,
+)
+from byourside._models import Call, FieldSpec, PlacedCall
+from byourside._replies import ModelT, check_retries
+from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, acall_with_retries, retry_delay
+from byourside._transport import Session, Timeout
+from byourside._validation import FieldsArg
+from byourside.errors import CODE_MESSAGES, NetworkError, RateLimitError, WaitTimeoutError
+
+__all__ = ["AsyncClient"]
+
+logger = logging.getLogger("byourside")
+
+ExtractedT = TypeVar("ExtractedT", bound=BaseModel)
+
+
+class AsyncClient:
+    """A client of the By Your Side Agent API for asyncio: `Client`'s methods, awaited.
+
+    Args:
+        api_key, base_url, timeout, max_retries, session: as `Client`.
+        max_workers: threads the client may hold at once for requests in flight (default 16).
+            They are the client's own, never asyncio's default executor. Only a request in flight
+            holds one: a call being waited for holds none between its polls.
+
+    Cancelling a method (``task.cancel()``, ``asyncio.timeout``) sends no further request. A GET
+    already in a thread finishes there and its reply is dropped. A placement already being sent
+    is never hidden: the POST completes, its outcome (with the call id) is logged at WARNING on
+    the ``byourside`` logger, and then `CancelledError` propagates.
+
+    Use it with ``async with``, or call `aclose()`.
+
+    Example:
+        >>> import asyncio
+        >>> from byourside import AsyncClient
+        >>> async def main() -> None:
+        ...     async with AsyncClient(api_key="bys_ak_example", base_url="http://127.0.0.1:8080") as client:
+        ...         print(client)
+        >>> asyncio.run(main())
+        AsyncClient(base_url='http://127.0.0.1:8080', timeout=(10.0, 60.0), max_retries=2, max_workers=16)
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        session: Session | None = None,
+        max_workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        self._max_retries = check_retries(max_retries)
+        self._transport = AsyncTransport(
+            make_transport(api_key, base_url, timeout, session), workers=max_workers
+        )
+        # Time goes through these attributes so tests can drive it (the pytest plugin moves a
+        # FakeServer's clock with them) without patching modules.
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._clock: Callable[[], float] = time.monotonic
+        self._retry_timing = DEFAULT_TIMING
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        return self._transport.base_url
+
+    @property
+    def timeout(self) -> Timeout:
+        """The (connect, read) timeout of each request, in seconds."""
+        return self._transport.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """Retries allowed after a retryable failure, unless a call says otherwise."""
+        return self._max_retries
+
+    @property
+    def max_workers(self) -> int:
+        """The most threads this client holds at once for requests in flight."""
+        return self._transport.workers
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncClient(base_url={self.base_url!r}, timeout={self.timeout!r}, "
+            f"max_retries={self.max_retries!r}, max_workers={self.max_workers!r})"
+        )
+
+    async def aclose(self) -> None:
+        """Wait for the requests in flight, then release the threads and the connection pool."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- the API (each method's checks and reply reading are `Client`'s, in byourside._core) --
+
+    async def place_call(
+        self,
+        to: str,
+        objective: str,
+        context: str | None = None,
+        fields: FieldsArg | None = None,
+        webhook_url: str | None = None,
+        caller_id: str | None = None,
+        *,
+        voice: str | None = None,
+        language: str | None = None,
+        max_retries: int | None = None,
+    ) -> PlacedCall:
+        """Place an outbound call; returns its id and first status. See `Client.place_call`.
+
+        Cancelled while the POST is being sent, it waits for the POST's reply, logs the call id
+        at WARNING, and then raises `CancelledError`.
+        """
+        request = place_call_request(
+            to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
+        )
+        return await self._send(request, max_retries=max_retries)
+
+    @overload
+    async def get_call(self, call_id: str, *, max_retries: int | None = None) -> Call: ...
+    @overload
+    async def get_call(
+        self, call_id: str, *, fields: type[ExtractedT], max_retries: int | None = None
+    ) -> Call[ExtractedT]: ...
+    async def get_call(
+        self,
+        call_id: str,
+        *,
+        fields: type[BaseModel] | None = None,
+        max_retries: int | None = None,
+    ) -> Call[Any]:
+        """One call by id; with ``fields=Model`` a ``Call[Model]``. See `Client.get_call`."""
+        call = await self._send(get_call_request(call_id), max_retries=max_retries)
+        return with_fields(call, fields)
+
+    async def list_calls(self, limit: int = 20, *, max_retries: int | None = None) -> list[Call]:
+        """The most recent calls, at most `limit` (clamped to 1..100). See `Client.list_calls`."""
+        return (await self._send(list_calls_request(limit), max_retries=max_retries)).calls
+
+    @overload
+    async def wait_for_call(
+        self,
+        call_id: str,
+        timeout: float = 180,
+        interval: float = 3,
+        *,
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call: ...
+    @overload
+    async def wait_for_call(
+        self,
+        call_id: str,
+        timeout: float = 180,
+        interval: float = 3,
+        *,
+        fields: type[ExtractedT],
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call[ExtractedT]: ...
+    async def wait_for_call(
+        self,
+        call_id: str,
+        timeout: float = 180,
+        interval: float = 3,
+        *,
+        fields: type[BaseModel] | None = None,
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call[Any]:
+        """Poll the call every `interval` seconds until it has ended. See `Client.wait_for_call`.
+
+        Between polls it holds no thread. Cancelled, it sends no further request.
+        """
+        request = get_call_request(call_id)
+        call = await self._poll_interim(request, call_id, timeout, interval, on_status)
+        return with_fields(call, fields)
+
+    @overload
+    async def call(
+        self,
+        to: str,
+        objective: str,
+        context: str | None = None,
+        *,
+        fields: Sequence[FieldSpec | Mapping[str, Any]] | None = None,
+        webhook_url: str | None = None,
+        caller_id: str | None = None,
+        voice: str | None = None,
+        language: str | None = None,
+        timeout: float = 180,
+        interval: float = 3,
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call: ...
+    @overload
+    async def call(
+        self,
+        to: str,
+        objective: str,
+        context: str | None = None,
+        *,
+        fields: type[ExtractedT],
+        webhook_url: str | None = None,
+        caller_id: str | None = None,
+        voice: str | None = None,
+        language: str | None = None,
+        timeout: float = 180,
+        interval: float = 3,
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call[ExtractedT]: ...
+    async def call(
+        self,
+        to: str,
+        objective: str,
+        context: str | None = None,
+        *,
+        fields: FieldsArg | None = None,
+        webhook_url: str | None = None,
+        caller_id: str | None = None,
+        voice: str | None = None,
+        language: str | None = None,
+        timeout: float = 180,
+        interval: float = 3,
+        on_status: Callable[[Call], object] | None = None,
+    ) -> Call[Any]:
+        """Place a call and wait for it to end. See `Client.call`."""
+        placed = await self.place_call(
+            to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
+        )
+        model = fields if isinstance(fields, type) else None
+        call = await self._poll_interim(
+            get_call_request(placed.call_id), placed.call_id, timeout, interval, on_status
+        )
+        return with_fields(call, model)
+
+    async def _poll_interim(
+        self,
+        request: ApiRequest[Call],
+        call_id: str,
+        timeout: float,
+        interval: float,
+        on_status: Callable[[Call], object] | None,
+    ) -> Call:
+        # INTERIM (phase 1 of issue 24): replaced by the shared polling state machine of
+        # byourside._polling once issue 22 lands; it follows poll_until_ended's rules.
+        deadline = self._clock() + timeout
+        status: str | None = None
+
+        def timed_out() -> WaitTimeoutError:
+            return WaitTimeoutError(
+                f"{CODE_MESSAGES['timeout']}: call {call_id!r} had not ended after {timeout} s "
+                f"(last status seen: {status or 'none'})",
+                0,
+                "timeout",
+            )
+
+        while True:
+            try:
+                call = await self._send(request, deadline=deadline)
+            except DeadlineExceeded as stop:
+                raise timed_out() from stop.last_error
+            except RateLimitError as limited:
+                pause = max(interval, retry_delay(1, limited.retry_after, timing=self._retry_timing))
+                if self._clock() + pause > deadline:
+                    raise timed_out() from limited
+                await self._sleep(pause)
+                continue
+            except NetworkError as error:
+                if self._clock() >= deadline:
+                    raise timed_out() from error
+                raise
+            if call.status != status:
+                status = call.status
+                if on_status is not None:
+                    on_status(call)
+            if call.is_terminal:
+                return call
+            if self._clock() + interval > deadline:
+                raise timed_out()
+            await self._sleep(max(interval, 0.0))
+
+    # -- one path for every request --------------------------------------------------------
+
+    async def _send(
+        self,
+        request: ApiRequest[ModelT],
+        *,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+    ) -> ModelT:
+        """Send `request` (retried as the policy allows) and read its reply as its model."""
+
+        async def attempt() -> ModelT:
+            reply = await self._transport.request(
+                request.method,
+                request.path,
+                params=request.params,
+                body=request.payload,
+                timeout=timeout_before(self.timeout, deadline, self._clock),
+                if_cancelled=lambda outcome: report_cancelled_placement(request, outcome),
+            )
+            return request.parse(reply)
+
+        return await acall_with_retries(
+            attempt,
+            places_call=request.places_call,
+            max_retries=retries_or(max_retries, self._max_retries),
+            deadline=deadline,
+            timing=self._retry_timing,
+            sleep=self._sleep,
+            clock=self._clock,
+            describe=request.describe,
+        )
