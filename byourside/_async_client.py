@@ -53,7 +53,7 @@ class AsyncClient:
 
     Args:
         api_key, base_url, timeout, max_retries, session: as `Client`.
-        max_workers: threads the client may hold at once for requests in flight (default 16).
+        max_workers: threads the client may hold at once for requests in flight (default 8).
             They are the client's own, never asyncio's default executor. Only a request in flight
             holds one: a call being waited for holds none between its polls.
 
@@ -71,7 +71,7 @@ class AsyncClient:
         ...     async with AsyncClient(api_key="bys_ak_example", base_url="http://127.0.0.1:8080") as client:
         ...         print(client)
         >>> asyncio.run(main())
-        AsyncClient(base_url='http://127.0.0.1:8080', timeout=(10.0, 60.0), max_retries=2, max_workers=16)
+        AsyncClient(base_url='http://127.0.0.1:8080', timeout=(10.0, 60.0), max_retries=2, max_workers=8)
     """
 
     def __init__(
