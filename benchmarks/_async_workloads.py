@@ -127,7 +127,7 @@ async def _concurrent_waits(base_url: str, n: int, max_workers: int, interval: f
                 with lock:
                     in_threads[0] -= 1
 
-        transport.request = counted  # type: ignore[method-assign]
+        transport.request = counted  # type: ignore[method-assign,assignment]
 
         async def ticker() -> None:
             while not stop.is_set():
