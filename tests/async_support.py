@@ -4,15 +4,20 @@ what arrived before and after."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 
+from byourside import Client
+from byourside.testing import FakeServer
 from tests.client_support import read_request
 
 Answer = Callable[[bytes], bytes]
+T = TypeVar("T")
 
 
 def json_reply(status: int, body: object) -> bytes:
@@ -121,3 +126,95 @@ def gated_server(answer: Answer = default_answer) -> Iterator[GatedServer]:
         yield server
     finally:
         server.close()
+
+
+# -- Client's blocking methods over an AsyncClient ------------------------------------------------
+
+
+class BlockingAsyncClient:
+    """An `AsyncClient` behind `Client`'s blocking methods, for tests written against `Client`.
+
+    Each method call runs the AsyncClient's coroutine on an event loop in a thread of its own and
+    waits for it, so a test parametrized over both clients drives the AsyncClient's whole path
+    (request building, its thread pool, the async retry and polling drivers, reply reading) with
+    the test's own assertions. The test seams `_sleep` (a plain function here), `_clock` and
+    `_retry_timing` are passed on, the sleep made awaitable.
+    """
+
+    _API = frozenset({"place_call", "get_call", "list_calls", "wait_for_call", "call"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from byourside import AsyncClient
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="test-loop", daemon=True)
+        self._thread.start()
+        try:
+            self.wrapped = AsyncClient(*args, **kwargs)
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.wrapped, name)
+        if name not in self._API:
+            return value
+
+        def blocking(*args: Any, **kwargs: Any) -> Any:
+            return self._run(value(*args, **kwargs))
+
+        return blocking
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "_sleep":
+            sleep = value
+
+            async def awaitable_sleep(seconds: float) -> None:
+                sleep(seconds)
+
+            setattr(self.wrapped, name, awaitable_sleep)
+        elif name in ("_clock", "_retry_timing"):
+            setattr(self.wrapped, name, value)
+        else:
+            object.__setattr__(self, name, value)
+
+    def close(self) -> None:
+        self._run(self.wrapped.aclose())
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+
+    def __enter__(self) -> BlockingAsyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+CLIENT_KINDS = ("Client", "AsyncClient")
+"""The ids of a test parametrized over both clients."""
+
+
+def make_either_client(kind: str, *args: Any, **kwargs: Any) -> Client:
+    """A `Client`, or an `AsyncClient` behind Client's blocking methods (typed as a Client: the
+    tests call only what both have)."""
+    if kind == "Client":
+        return Client(*args, **kwargs)
+    return cast(Client, BlockingAsyncClient(*args, **kwargs))
+
+
+def either_client_on_fake_server(kind: str, server: FakeServer) -> Iterator[Client]:
+    """As the plugin's ``byourside_client``/``byourside_async_client``: waits move the server's
+    fake clock; closed after the test."""
+    client = make_either_client(kind, api_key=server.api_key, base_url=server.base_url)
+    clock = server.clock
+    client._sleep = server.advance
+    client._clock = lambda: clock.now().timestamp()
+    with client:
+        yield client
