@@ -264,14 +264,23 @@ class AsyncClient:
         interval: float = 3,
         on_status: Callable[[Call], object] | None = None,
     ) -> Call[Any]:
-        """Place a call and wait for it to end. See `Client.call`."""
+        """Place a call and wait for it to end. See `Client.call`.
+
+        Cancelled at any point after the call was placed, it logs the call id at WARNING before
+        `CancelledError` propagates (the caller never received it).
+        """
         placed = await self.place_call(
             to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
         )
         model = fields if isinstance(fields, type) else None
-        call = await self._poll_interim(
-            get_call_request(placed.call_id), placed.call_id, timeout, interval, on_status
-        )
+        try:
+            call = await self._poll_interim(
+                get_call_request(placed.call_id), placed.call_id, timeout, interval, on_status
+            )
+        except asyncio.CancelledError:
+            # The caller never sees `placed`: the id must not go with the cancelled task.
+            logger.warning("Cancelled while waiting for call %s, which was placed", placed.call_id)
+            raise
         return with_fields(call, model)
 
     async def _poll_interim(

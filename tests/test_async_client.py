@@ -255,3 +255,71 @@ async def test_a_refused_connection_is_a_network_error() -> None:
         with pytest.raises(NetworkError) as caught:
             await client.get_call("c1")
     assert caught.value.code == "network_error"
+
+
+async def test_call_cancelled_while_placing_completes_the_post_logs_the_id_and_never_polls(
+    server: GatedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="byourside")
+    client = client_on(server)
+    task = asyncio.create_task(client.call(TO, "Confirm", interval=0.01))
+    await in_thread(server.wait_for_requests, 1)
+    task.cancel()
+    server.open_gate()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await client.aclose()
+    assert server.methods == ["POST"]  # no poll after the cancel
+    assert any("call id c1" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+async def test_call_cancelled_while_waiting_logs_the_placed_id_and_polls_no_more(
+    server: GatedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="byourside")
+    server.open_gate()
+    client = client_on(server)
+    task = asyncio.create_task(client.call(TO, "Confirm", interval=0.01))
+    await wait_until(lambda: server.count() >= 3, "a placement and two polls")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    at_cancel = server.count()
+    await client.aclose()
+    assert server.count() - at_cancel <= 1
+    assert server.methods[0] == "POST"
+    assert set(server.methods[1:]) == {"GET"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("call c1, which was placed" in message for message in warnings), warnings
+
+
+@pytest.mark.skipif(not hasattr(asyncio, "timeout"), reason="asyncio.timeout is Python 3.11+")
+async def test_asyncio_timeout_ends_a_held_get_call_with_timeout_error(server: GatedServer) -> None:
+    client = client_on(server)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.2):  # type: ignore[attr-defined,unused-ignore]
+            await client.get_call("c1")
+    server.open_gate()
+    await client.aclose()
+    assert server.count() == 1
+
+
+async def test_a_placement_cancelled_twice_still_waits_for_its_reply(
+    server: GatedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="byourside")
+    client = client_on(server)
+    task = asyncio.create_task(client.place_call(TO, "Confirm"))
+    await in_thread(server.wait_for_requests, 1)
+    task.cancel()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    task.cancel()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not task.done()
+    server.release()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await client.aclose()
+    assert any("call id c1" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
