@@ -26,13 +26,21 @@ from byourside._core import (
     DEFAULT_TIMEOUT,
     ApiRequest,
     get_call_request,
-    list_calls_request,
     make_transport,
-    place_call_request,
     report_cancelled_placement,
     retries_or,
     timeout_before,
-    with_fields,
+)
+from byourside._methods import (
+    Effect,
+    Flow,
+    Send,
+    Stepper,
+    call_flow,
+    get_call_flow,
+    list_calls_flow,
+    place_call_flow,
+    wait_for_call_flow,
 )
 from byourside._models import Call, FieldSpec, PlacedCall
 from byourside._replies import ModelT, check_retries
@@ -46,6 +54,7 @@ __all__ = ["AsyncClient"]
 logger = logging.getLogger("byourside")
 
 ExtractedT = TypeVar("ExtractedT", bound=BaseModel)
+T = TypeVar("T")
 
 
 class AsyncClient:
@@ -155,10 +164,19 @@ class AsyncClient:
         Cancelled while the POST is being sent, it waits for the POST's reply, logs the call id
         at WARNING, and then raises `CancelledError`.
         """
-        request = place_call_request(
-            to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
+        return await self._drive(
+            place_call_flow(
+                to,
+                objective,
+                context,
+                fields,
+                webhook_url,
+                caller_id,
+                voice=voice,
+                language=language,
+                max_retries=max_retries,
+            )
         )
-        return await self._send(request, max_retries=max_retries)
 
     @overload
     async def get_call(self, call_id: str, *, max_retries: int | None = None) -> Call: ...
@@ -174,12 +192,11 @@ class AsyncClient:
         max_retries: int | None = None,
     ) -> Call[Any]:
         """One call by id; with ``fields=Model`` a ``Call[Model]``. See `Client.get_call`."""
-        call = await self._send(get_call_request(call_id), max_retries=max_retries)
-        return with_fields(call, fields)
+        return await self._drive(get_call_flow(call_id, fields=fields, max_retries=max_retries))
 
     async def list_calls(self, limit: int = 20, *, max_retries: int | None = None) -> list[Call]:
         """The most recent calls, at most `limit` (clamped to 1..100). See `Client.list_calls`."""
-        return (await self._send(list_calls_request(limit), max_retries=max_retries)).calls
+        return await self._drive(list_calls_flow(limit, max_retries=max_retries))
 
     @overload
     async def wait_for_call(
@@ -213,9 +230,8 @@ class AsyncClient:
 
         Between polls it holds no thread. Cancelled, it sends no further request.
         """
-        request = get_call_request(call_id)
-        call = await self._poll_interim(request, call_id, timeout, interval, on_status)
-        return with_fields(call, fields)
+        flow = wait_for_call_flow(call_id, timeout, interval, fields=fields, on_status=on_status)
+        return await self._drive(flow)
 
     @overload
     async def call(
@@ -269,19 +285,46 @@ class AsyncClient:
         Cancelled at any point after the call was placed, it logs the call id at WARNING before
         `CancelledError` propagates (the caller never received it).
         """
-        placed = await self.place_call(
-            to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
+        flow = call_flow(
+            to,
+            objective,
+            context,
+            fields=fields,
+            webhook_url=webhook_url,
+            caller_id=caller_id,
+            voice=voice,
+            language=language,
+            timeout=timeout,
+            interval=interval,
+            on_status=on_status,
         )
-        model = fields if isinstance(fields, type) else None
+        return await self._drive(flow)
+
+    async def _drive(self, flow: Flow[T]) -> T:
+        """Run a method's flow (`byourside._methods`), awaiting each effect it asks for."""
+        stepper = Stepper(flow)
+        while (effect := stepper.next_effect()) is not None:
+            try:
+                stepper.performed(await self._perform(effect))
+            except BaseException as error:  # cancellation too: the flow sees it, then re-raises
+                stepper.failed(error)
+        return stepper.result
+
+    async def _perform(self, effect: Effect) -> Any:
+        if isinstance(effect, Send):
+            return await self._send(effect.request, max_retries=effect.max_retries)
         try:
-            call = await self._poll_interim(
-                get_call_request(placed.call_id), placed.call_id, timeout, interval, on_status
+            return await self._poll_interim(
+                get_call_request(effect.call_id),
+                effect.call_id,
+                effect.timeout,
+                effect.interval,
+                effect.on_status,
             )
         except asyncio.CancelledError:
-            # The caller never sees `placed`: the id must not go with the cancelled task.
-            logger.warning("Cancelled while waiting for call %s, which was placed", placed.call_id)
+            if effect.just_placed:  # the caller never received the id: it must not be lost
+                logger.warning("Cancelled while waiting for call %s, which was placed", effect.call_id)
             raise
-        return with_fields(call, model)
 
     async def _poll_interim(
         self,
