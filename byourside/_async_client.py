@@ -31,11 +31,11 @@ from byourside._core import (
     retries_or,
     timeout_before,
 )
+from byourside._flows import Stepper
 from byourside._methods import (
     Effect,
-    Flow,
+    MethodFlow,
     Send,
-    Stepper,
     call_flow,
     get_call_flow,
     list_calls_flow,
@@ -300,9 +300,9 @@ class AsyncClient:
         )
         return await self._drive(flow)
 
-    async def _drive(self, flow: Flow[T]) -> T:
+    async def _drive(self, flow: MethodFlow[T]) -> T:
         """Run a method's flow (`byourside._methods`), awaiting each effect it asks for."""
-        stepper = Stepper(flow)
+        stepper: Stepper[Effect, T] = Stepper(flow)
         while (effect := stepper.next_effect()) is not None:
             try:
                 stepper.performed(await self._perform(effect))

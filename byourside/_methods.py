@@ -9,8 +9,8 @@ it needs done and receives the outcome, in the manner of h11's protocol object o
 * `WaitFor`: wait for a call to end (the polling state machine, driven by the client); receive
   the ended `Call`.
 
-Its return value is the method's result. A client runs a flow with a `Stepper` and its driver
-(`drive_sync`, or `AsyncClient._drive` with ``await``): the only code that blocks, awaits or
+Its return value is the method's result. A client runs a flow with its driver (`byourside._flows`:
+`drive_sync`, or `AsyncClient._drive` with ``await``): the only code that blocks, awaits or
 sleeps. So a check, an error rule or a typed-extraction rule is written here once and holds for
 both clients.
 
@@ -28,7 +28,7 @@ Example (the driver's part played by hand):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -41,18 +41,17 @@ from byourside._core import (
     place_call_request,
     with_fields,
 )
+from byourside._flows import Flow
 from byourside._models import Call, CallList, PlacedCall
 from byourside._replies import ModelT
 from byourside._validation import FieldsArg
 
 __all__ = [
     "Effect",
-    "Flow",
+    "MethodFlow",
     "Send",
-    "Stepper",
     "WaitFor",
     "call_flow",
-    "drive_sync",
     "get_call_flow",
     "list_calls_flow",
     "place_call_flow",
@@ -86,51 +85,8 @@ class WaitFor:
 
 
 Effect = Send[Any] | WaitFor
-Flow = Generator[Effect, Any, T]
+MethodFlow = Flow[Effect, T]
 """A method's body: yields effects, receives their outcomes, returns the method's result."""
-
-
-class Stepper(Generic[T]):
-    """Feeds a flow the outcomes of its effects: what is left to a driver is only to perform
-    each effect, with or without ``await``.
-
-    An effect's error is thrown into the flow at the ``yield`` that asked for it, so the flow's
-    own error rules see it; the flow raises it again (or another).
-    """
-
-    def __init__(self, flow: Flow[T]) -> None:
-        self._flow = flow
-        self._outcome: Any = None
-        self._failure: BaseException | None = None
-        self.result: T
-
-    def next_effect(self) -> Effect | None:
-        """The next effect to perform, or None once the flow has returned `result`."""
-        failure, self._failure = self._failure, None
-        try:
-            return self._flow.send(self._outcome) if failure is None else self._flow.throw(failure)
-        except StopIteration as done:
-            self.result = done.value
-            return None
-
-    def performed(self, outcome: Any) -> None:
-        """The last effect succeeded with `outcome`."""
-        self._outcome = outcome
-
-    def failed(self, error: BaseException) -> None:
-        """The last effect raised `error` (Ctrl-C and cancellation too)."""
-        self._outcome, self._failure = None, error
-
-
-def drive_sync(flow: Flow[T], perform: Callable[[Effect], Any]) -> T:
-    """Run `flow` to its result, carrying out each effect with the blocking `perform`."""
-    stepper = Stepper(flow)
-    while (effect := stepper.next_effect()) is not None:
-        try:
-            stepper.performed(perform(effect))
-        except BaseException as error:
-            stepper.failed(error)
-    return stepper.result
 
 
 def place_call_flow(
@@ -144,7 +100,7 @@ def place_call_flow(
     voice: str | None,
     language: str | None,
     max_retries: int | None,
-) -> Flow[PlacedCall]:
+) -> MethodFlow[PlacedCall]:
     """`place_call`: every argument checked before the request."""
     request = place_call_request(
         to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
@@ -155,13 +111,13 @@ def place_call_flow(
 
 def get_call_flow(
     call_id: str, *, fields: type[BaseModel] | None, max_retries: int | None
-) -> Flow[Call[Any]]:
+) -> MethodFlow[Call[Any]]:
     """`get_call`: the call, as ``Call[fields]`` when a model is given."""
     call: Call = yield Send(get_call_request(call_id), max_retries)
     return with_fields(call, fields)
 
 
-def list_calls_flow(limit: int, *, max_retries: int | None) -> Flow[list[Call]]:
+def list_calls_flow(limit: int, *, max_retries: int | None) -> MethodFlow[list[Call]]:
     """`list_calls`: `limit` clamped as 0.1.0 did."""
     calls: CallList = yield Send(list_calls_request(limit), max_retries)
     return calls.calls
@@ -174,7 +130,7 @@ def wait_for_call_flow(
     *,
     fields: type[BaseModel] | None,
     on_status: Callable[[Call], object] | None,
-) -> Flow[Call[Any]]:
+) -> MethodFlow[Call[Any]]:
     """`wait_for_call`: poll until the call ends, then read it as ``Call[fields]``."""
     get_call_request(call_id)  # the id checked before the first poll
     call: Call = yield WaitFor(call_id, timeout, interval, on_status)
@@ -194,7 +150,7 @@ def call_flow(
     timeout: float,
     interval: float,
     on_status: Callable[[Call], object] | None,
-) -> Flow[Call[Any]]:
+) -> MethodFlow[Call[Any]]:
     """`call`: place the call once, then wait for it to end."""
     request = place_call_request(
         to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
