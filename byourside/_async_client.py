@@ -20,7 +20,7 @@ from typing import Any, TypeVar, overload
 from pydantic import BaseModel
 from typing_extensions import Self
 
-from byourside._async_transport import DEFAULT_WORKERS, AsyncTransport
+from byourside._async_transport import DEFAULT_WORKERS, AsyncTransport, Outcome
 from byourside._core import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -31,7 +31,7 @@ from byourside._core import (
     retries_or,
     timeout_before,
 )
-from byourside._flows import Stepper
+from byourside._flows import drive_async
 from byourside._methods import (
     Effect,
     MethodFlow,
@@ -302,13 +302,7 @@ class AsyncClient:
 
     async def _drive(self, flow: MethodFlow[T]) -> T:
         """Run a method's flow (`byourside._methods`), awaiting each effect it asks for."""
-        stepper: Stepper[Effect, T] = Stepper(flow)
-        while (effect := stepper.next_effect()) is not None:
-            try:
-                stepper.performed(await self._perform(effect))
-            except BaseException as error:  # cancellation too: the flow sees it, then re-raises
-                stepper.failed(error)
-        return stepper.result
+        return await drive_async(flow, self._perform)
 
     async def _perform(self, effect: Effect) -> Any:
         if isinstance(effect, Send):
@@ -380,8 +374,18 @@ class AsyncClient:
         *,
         max_retries: int | None = None,
         deadline: float | None = None,
+        settle: Callable[[PlacedCall | None], object] | None = None,
     ) -> ModelT:
-        """Send `request` (retried as the policy allows) and read its reply as its model."""
+        """Send `request` (retried as the policy allows) and read its reply as its model.
+
+        A placement whose task is cancelled while it is being sent is seen through: what it came
+        to is logged (`report_cancelled_placement`) and handed to `settle` (a batch journals it).
+        """
+
+        def cancelled(outcome: Outcome) -> None:
+            placed = report_cancelled_placement(request, outcome)
+            if settle is not None:
+                settle(placed)
 
         async def attempt() -> ModelT:
             reply = await self._transport.request(
@@ -390,7 +394,7 @@ class AsyncClient:
                 params=request.params,
                 body=request.payload,
                 timeout=timeout_before(self.timeout, deadline, self._clock),
-                if_cancelled=lambda outcome: report_cancelled_placement(request, outcome),
+                if_cancelled=cancelled,
             )
             return request.parse(reply)
 

@@ -4,8 +4,8 @@ A flow is a generator. It yields an effect (a plain object saying "send this req
 this long", ...), the driver performs it and sends the outcome back in, or throws the effect's
 error in at the ``yield`` that asked; the flow's return value is the result. This is the shape of
 h11's protocol object and of tenacity's ``BaseRetrying.iter()``: the decisions exist once, and a
-blocking driver and an ``await``-ing driver each only carry them out (`drive_sync` here,
-`AsyncClient._drive` and the async batch for asyncio).
+blocking driver and an ``await``-ing driver each only carry them out (`drive_sync` and
+`drive_async`).
 
 Example:
     >>> def double_it() -> Flow[str, int]:
@@ -17,10 +17,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Flow", "Stepper", "drive_sync"]
+__all__ = ["Flow", "Stepper", "drive_async", "drive_sync"]
 
 E = TypeVar("E")
 T = TypeVar("T")
@@ -67,6 +67,18 @@ def drive_sync(flow: Flow[E, T], perform: Callable[[E], Any]) -> T:
     while (effect := stepper.next_effect()) is not None:
         try:
             stepper.performed(perform(effect))
+        except BaseException as error:
+            stepper.failed(error)
+    return stepper.result
+
+
+async def drive_async(flow: Flow[E, T], perform: Callable[[E], Awaitable[Any]]) -> T:
+    """Run `flow` to its result, awaiting each effect's `perform` (cancellation is thrown into
+    the flow like any error, so its rules see it, then goes on)."""
+    stepper = Stepper(flow)
+    while (effect := stepper.next_effect()) is not None:
+        try:
+            stepper.performed(await perform(effect))
         except BaseException as error:
             stepper.failed(error)
     return stepper.result
