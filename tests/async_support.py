@@ -150,7 +150,7 @@ class BlockingAsyncClient:
         self._thread = threading.Thread(target=self._loop.run_forever, name="test-loop", daemon=True)
         self._thread.start()
         try:
-            self.wrapped = AsyncClient(*args, **kwargs)
+            self.wrapped: Any = AsyncClient(*args, **kwargs)
         except BaseException:
             self._stop_loop()
             raise
@@ -181,6 +181,10 @@ class BlockingAsyncClient:
         else:
             object.__setattr__(self, name, value)
 
+    def place_calls(self, *args: Any, **kwargs: Any) -> BlockingBatchRun:
+        """The AsyncBatchRun of `AsyncClient.place_calls` behind `BatchRun`'s blocking face."""
+        return BlockingBatchRun(self, self.wrapped.place_calls(*args, **kwargs))
+
     def close(self) -> None:
         self._run(self.wrapped.aclose())
         self._stop_loop()
@@ -191,6 +195,35 @@ class BlockingAsyncClient:
         self._loop.close()
 
     def __enter__(self) -> BlockingAsyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BlockingBatchRun:
+    """An AsyncBatchRun iterated from blocking code: each ``next`` awaits one result on the loop."""
+
+    def __init__(self, owner: BlockingAsyncClient, run: Any) -> None:
+        self._owner = owner
+        self._run = run
+
+    def __iter__(self) -> BlockingBatchRun:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return self._owner._run(self._run.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def stop(self, *, wait: bool = True) -> None:
+        self._run.stop(wait=wait)
+
+    def close(self) -> None:
+        self._owner._run(self._run.aclose())
+
+    def __enter__(self) -> BlockingBatchRun:
         return self
 
     def __exit__(self, *exc: object) -> None:
