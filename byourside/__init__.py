@@ -36,7 +36,7 @@ from byourside.errors import (
 
 if TYPE_CHECKING:
     from byourside._async_client import AsyncClient
-    from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchStatus
+    from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchRun, BatchStatus
     from byourside.webhooks import (
         EventStore,
         InMemoryEventStore,
@@ -54,6 +54,7 @@ __all__ = [
     "BatchOptions",
     "BatchProgress",
     "BatchResult",
+    "BatchRun",
     "BatchStatus",
     "ByoursideError",
     "Call",
@@ -87,7 +88,9 @@ __all__ = [
 # Loaded on first use, so `import byourside` stays light for programs that only place calls.
 _LAZY_HOMES = {
     "AsyncClient": "_async_client",  # asyncio is loaded only by programs that use it
-    **dict.fromkeys(["BatchItem", "BatchOptions", "BatchProgress", "BatchResult", "BatchStatus"], "_batch"),
+    **dict.fromkeys(
+        ["BatchItem", "BatchOptions", "BatchProgress", "BatchResult", "BatchRun", "BatchStatus"], "_batch"
+    ),
     **dict.fromkeys(
         [
             "EventStore",

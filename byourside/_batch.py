@@ -10,24 +10,34 @@ status                                              meaning
 ``completed`` ``no_answer`` ``voicemail``           the call was placed and ended so (waited on)
 ``declined`` ``failed``
 ``placed``                                          the call was placed; its end was not waited
-                                                    for (``wait=False``), or the wait ended first
-                                                    (`error` says why: ``timeout``, a read error)
+                                                    for (``wait=False``, ``stop(wait=False)``), or
+                                                    the wait ended first (`error` says why:
+                                                    ``timeout``, a read error). Also a placement
+                                                    the service accepted (2xx) whose reply could
+                                                    not be read: ``call_id`` None, never placed
+                                                    again
 ``error``                                           refused: nothing was placed (`error` says why:
                                                     ``invalid_number``, ``destination_blocked``...)
 ``not_placed``                                      not sent: the minutes cap was reached
-                                                    (``over_minute_cap``) before this item's turn
+                                                    (``over_minute_cap``) or the batch was stopped
+                                                    (``batch_stopped``) before this item's turn
 ``unknown``                                         the placement may or may not have happened (a
                                                     dropped connection; a run killed mid-request)
-                                                    and no single matching call was found: it is
-                                                    never placed again unless you ask
+                                                    and no call provably made by it was found: it
+                                                    is never placed again unless you ask
 ==================================================  ==============================================
+
+Every error on a result whose call exists carries the call's id (``error.call_id``) and
+``may_have_placed=True``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, Generic, Literal, TypedDict
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
@@ -41,7 +51,9 @@ __all__ = [
     "BatchOptions",
     "BatchProgress",
     "BatchResult",
+    "BatchRun",
     "BatchStatus",
+    "ProgressTracker",
     "ResultT",
     "as_batch_item",
 ]
@@ -154,16 +166,21 @@ class BatchResult(Generic[ResultT]):
         item: the item, as a `BatchItem`.
         status: see `BatchStatus`: the call's terminal status, or ``placed``, ``error``,
             ``not_placed``, ``unknown``.
-        call_id: the call's id, whenever a call is known to exist.
+        call_id: the call's id, whenever it is known (a call the service accepted with a reply
+            that could not be read exists without a known id: status ``placed``, `error` set).
         call: the ended call (a ``Call[Model]`` with ``fields=Model``), when it was waited on and
             read; None otherwise.
         error: why the item has no call, no ended call, or no typed values (an
             `ExtractionError` beside a terminal status: the call ended, its values did not fit
             the model; the untyped call is on the error).
         adopted: the placement's outcome was unknown and this call, found with ``list_calls``
-            (same number and objective, claimed by no other item), was taken as its call.
+            (same number and objective, claimed by no other item, and not among the calls that
+            existed before the placement), was taken as its call.
         resumed: the call was placed by an earlier run of the same journal.
         note: a remark on how an unknown placement was (or could not be) resolved.
+        candidates: for an unresolved placement, the ids of the calls ``list_calls`` shows to
+            this number with this objective that no other item claims: look at them before
+            placing the item again.
     """
 
     index: int
@@ -175,11 +192,12 @@ class BatchResult(Generic[ResultT]):
     adopted: bool = False
     resumed: bool = False
     note: str | None = None
+    candidates: tuple[str, ...] = ()
 
     @property
     def placed(self) -> bool:
-        """Whether a call is known to exist for this item."""
-        return self.call_id is not None
+        """Whether a call is known to exist for this item (with or without a known id)."""
+        return self.call_id is not None or self.status == "placed"
 
 
 @dataclass(frozen=True)
@@ -205,21 +223,73 @@ class BatchProgress:
     elapsed: float = 0.0
 
 
+class ProgressTracker:
+    """The counts behind `BatchProgress`, updated from every batch worker, reported one at a time."""
+
+    def __init__(
+        self, total: int, report: Callable[[BatchProgress], object] | None, clock: Callable[[], float]
+    ) -> None:
+        self._total = total
+        self._report = report
+        self._clock = clock
+        self._started = clock()
+        self._lock = threading.Lock()
+        self._counted: set[int] = set()
+        self._waiting = 0
+        self._done = 0
+        self._errors = 0
+        self._by_status: dict[str, int] = {}
+
+    def placed(self, index: int) -> None:
+        with self._lock:
+            if index not in self._counted:
+                self._counted.add(index)
+                self._waiting += 1
+                self._publish()
+
+    def finished(self, result: BatchResult[Any]) -> None:
+        with self._lock:
+            if result.index in self._counted:
+                self._waiting -= 1
+            self._done += 1
+            self._errors += result.error is not None
+            self._by_status[result.status] = self._by_status.get(result.status, 0) + 1
+            self._publish()
+
+    def _publish(self) -> None:
+        if self._report is not None:
+            snapshot = BatchProgress(
+                total=self._total,
+                placed=len(self._counted),
+                waiting=self._waiting,
+                done=self._done,
+                by_status=dict(self._by_status),
+                errors=self._errors,
+                elapsed=self._clock() - self._started,
+            )
+            self._report(snapshot)
+
+
 class BatchOptions(TypedDict, total=False):
     """The options of `Client.place_calls`, each optional (defaults in brackets).
 
     Attributes:
-        concurrency: calls in flight at once, each placed then followed by one thread [4].
+        concurrency: calls in flight at once, each placed then followed by one thread [4]. A whole
+            number >= 1 (``invalid_concurrency``).
         wait: poll each call to its terminal status [True]; False reports it ``placed``.
         journal: a JSONL file that makes the batch resumable [None]. Each placement's intent is
             written (and fsync'd) before it is sent, its call id after; running the same items
             with the same journal again places only what was never placed, polls what was, and
             refuses a journal written for other items (``journal_mismatch``).
         retry_unknown: place again the items an earlier run left ``unknown`` when ``list_calls``
-            shows no matching call [False]. Unknown outcomes met during this run are only reported.
+            shows no call that may be theirs [False]. Unknown outcomes met during this run are only
+            reported; a placement the service accepted (2xx) is never placed again.
+        allow_duplicates: accept two items with the same ``to``, ``objective`` and ``context``
+            [False: refused before any call, ``duplicate_batch_item``].
         ordered: yield results in item order rather than as they finish [False].
-        timeout: seconds to wait for each call to end, as `Client.wait_for_call` [180].
-        interval: seconds between polls of one call [3].
+        timeout: seconds to wait for each call to end, a deadline for its polls, their retries and
+            rate-limit pauses, as `Client.wait_for_call` [180]. Finite, > 0 (``invalid_timeout``).
+        interval: seconds between polls of one call [3]. Finite, > 0 (``invalid_interval``).
         max_retries: retries of a failed request other than ``rate_limited`` [the client's]. A
             ``rate_limited`` reply pauses the whole batch as long as the service asks, and the
             request is sent again (up to 50 times in a row).
@@ -231,8 +301,77 @@ class BatchOptions(TypedDict, total=False):
     wait: bool
     journal: str | os.PathLike[str] | None
     retry_unknown: bool
+    allow_duplicates: bool
     ordered: bool
     timeout: float
     interval: float
     max_retries: int | None
     on_progress: Callable[[BatchProgress], object] | None
+
+
+class BatchRun(Iterator[BatchResult[ResultT]]):
+    """The results of `Client.place_calls`, one per item, as they come; stop it early with `stop`.
+
+    Iterate it (``for result in run``), or use it as a context manager, which closes it on the
+    way out. Nothing is placed before the first result is asked for.
+
+    To stop early, call `stop` (from any thread, a signal handler included) and keep iterating:
+    no new call is placed, and every item still comes out: each call already placed (followed to
+    its end, or reported ``placed`` at once with ``stop(wait=False)``), each unknown placement, and
+    the items never placed as ``not_placed`` with error code ``batch_stopped``.
+
+    Abandoning it instead (`close`, ``break`` out of the loop, dropping it) waits for the
+    placements in flight, stops waiting for calls, and logs each call placed (or maybe placed)
+    but never reported at WARNING on the ``byourside`` logger, and in the journal when there is one.
+
+    Example::
+
+        with client.place_calls(items) as results:
+            for result in results:
+                if out_of_time():
+                    results.stop()  # the loop goes on with what is already placed
+                handle(result)
+    """
+
+    def __init__(
+        self,
+        results: Generator[BatchResult[Any], None, None],
+        stop: Callable[[bool], None],
+        release: Callable[[], None],
+    ) -> None:
+        self._results = results
+        self._stop = stop
+        self._release = release
+
+    def __iter__(self) -> BatchRun[ResultT]:
+        return self
+
+    def __next__(self) -> BatchResult[ResultT]:
+        result: BatchResult[ResultT] = next(self._results)
+        return result
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Place no new call; the results of everything already placed still come.
+
+        With ``wait=False`` the calls already placed are no longer followed either: each is
+        reported ``placed`` (with its id) as soon as its worker sees the stop. Safe to call from
+        any thread, any number of times.
+        """
+        self._stop(wait)
+
+    def close(self) -> None:
+        """Abandon the batch: place nothing more, wait for the placements in flight, and log (and
+        journal) every placed call whose result was not read. Safe to call more than once."""
+        self._results.close()
+        self._release()
+
+    def __enter__(self) -> BatchRun[ResultT]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -2,22 +2,30 @@
 
 How one batch runs:
 
-* Every item is checked before anything is sent (`as_batch_item`, the fields), and the journal is
-  opened and checked against the items (`byourside._journal`).
+* Every item and option is checked before anything is sent (`as_batch_item`, the fields,
+  `byourside._batch_checks`: two items for the same call are refused unless allowed), and the
+  journal is opened and checked against the items (`byourside._journal`).
+* Before the run's first placement, the ids of the account's recent calls are journaled (a
+  snapshot): a call in it existed before any of this run's placements, so it is never adopted.
 * Up to ``concurrency`` workers (threads) take the items in order. Each item is one job: place the
   call, then poll it to its end. Every request waits its turn at the shared `Pacer`, which pauses
   all workers when the service says ``rate_limited``.
 * Before each placement is sent, its intent is in the journal, on disk; its call id follows.
   Items the journal shows placed are never sent again: their calls are polled instead. Items whose
   placement may have happened are never sent again automatically: an unknown outcome is matched
-  against ``list_calls`` (same number and objective, no other item's call), and otherwise reported
-  ``unknown``.
+  against ``list_calls`` (same number and objective, no other item's call, not in the snapshot
+  before its intent), and otherwise reported ``unknown`` with the candidates. A placement answered
+  2xx with an unreadable body is ``accepted``: the call exists, and it is never sent again.
 * ``over_minute_cap`` stops all placing: the items not yet sent are reported ``not_placed``, and
-  the calls already placed are still followed to their end.
+  the calls already placed are still followed to their end; `BatchRun.stop` does the same.
+* A consumer that abandons the results (``close()``, ``break``, dropping them) stops everything:
+  the placements in flight finish, and every call placed but not reported is logged at WARNING
+  (and journaled as ``unreported``). No placed call is ever silent.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -29,18 +37,29 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
 
-from byourside._batch import BatchItem, BatchProgress, BatchResult, BatchStatus, as_batch_item
+from byourside._batch import (
+    BatchItem,
+    BatchProgress,
+    BatchResult,
+    BatchRun,
+    BatchStatus,
+    ProgressTracker,
+    as_batch_item,
+)
+from byourside._batch_checks import check_batch_options, model_of, refuse_duplicates
+from byourside._batch_resolve import LIST_LIMIT, resolve_placement, warn_unreported
 from byourside._extraction import typed_call
 from byourside._journal import Journal, item_key
 from byourside._models import Call, FieldSpec
 from byourside._pacing import Pacer
 from byourside._replies import check_retries
+from byourside._retry import DeadlineExceeded
 from byourside._validation import FieldsArg, fields_to_wire, place_call_body
 from byourside.errors import (
     CODE_MESSAGES,
     ByoursideError,
     ExtractionError,
-    InvalidRequestError,
+    InvalidResponseError,
     WaitTimeoutError,
 )
 
@@ -49,8 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LIST_LIMIT", "run_batch"]
 
-LIST_LIMIT = 100
-"""How many recent calls an unknown placement is looked for among (the service's most)."""
+logger = logging.getLogger("byourside")
 
 
 def run_batch(
@@ -62,16 +80,20 @@ def run_batch(
     wait: bool = True,
     journal: str | os.PathLike[str] | None = None,
     retry_unknown: bool = False,
+    allow_duplicates: bool = False,
     ordered: bool = False,
     timeout: float = 180,
     interval: float = 3,
     max_retries: int | None = None,
     on_progress: Callable[[BatchProgress], object] | None = None,
-) -> Generator[BatchResult[Any], None, None]:
+) -> BatchRun[Any]:
     """Check everything, open the journal, and return the iterator of results (see the module)."""
     batch = [as_batch_item(index, item) for index, item in enumerate(items)]
-    _check_options(concurrency, timeout, interval)
-    model = _model_of(fields)
+    check_batch_options(concurrency=concurrency, timeout=timeout, interval=interval)
+    retries = client.max_retries if max_retries is None else check_retries(max_retries)
+    if not allow_duplicates:
+        refuse_duplicates(batch)
+    model = model_of(fields)
     wire_fields = None
     if fields is not None:
         wire_fields = [FieldSpec.model_validate(f) for f in fields_to_wire(model or cast(FieldsArg, fields))]
@@ -84,11 +106,7 @@ def run_batch(
         items=batch,
         journal=book,
         pacer=Pacer(
-            sleep=sleep,
-            clock=client._clock,
-            stop=stop,
-            timing=client._retry_timing,
-            max_retries=client.max_retries if max_retries is None else check_retries(max_retries),
+            sleep=sleep, clock=client._clock, stop=stop, timing=client._retry_timing, max_retries=retries
         ),
         stop=stop,
         wire_fields=wire_fields,
@@ -97,30 +115,9 @@ def run_batch(
         timeout=float(timeout),
         interval=float(interval),
         retry_unknown=retry_unknown,
-        progress=_Tracker(len(batch), on_progress, client._clock),
+        progress=ProgressTracker(len(batch), on_progress, client._clock),
     )
-    return _results(run, concurrency, ordered)
-
-
-def _check_options(concurrency: object, timeout: object, interval: object) -> None:
-    # Typed, but untyped programs pass anything; a wrong value must not start a batch.
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
-    for name, seconds in (("timeout", timeout), ("interval", interval)):
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
-            raise ValueError(f"{name} must be seconds >= 0, got {seconds!r}")
-
-
-def _model_of(fields: object) -> type[BaseModel] | None:
-    if not isinstance(fields, type):
-        return None
-    if issubclass(fields, BaseModel):
-        return fields
-    raise InvalidRequestError(
-        f"fields must be a Pydantic model class or a list of fields, got the class {fields.__name__}",
-        0,
-        "field_name_required",
-    )
+    return BatchRun(_results(run, concurrency, ordered), run.request_stop, book.close)
 
 
 def _results(run: _Run, concurrency: int, ordered: bool) -> Generator[BatchResult[Any], None, None]:
@@ -132,6 +129,7 @@ def _results(run: _Run, concurrency: int, ordered: bool) -> Generator[BatchResul
         pending = deque(range(len(run.items)))
         running: dict[Future[BatchResult[Any]], int] = {}
         held: dict[int, BatchResult[Any]] = {}
+        reported: set[int] = set()
         next_index = 0
         while pending or running:
             while pending and len(running) < concurrency:
@@ -144,69 +142,29 @@ def _results(run: _Run, concurrency: int, ordered: bool) -> Generator[BatchResul
             for result in sorted((future.result() for future in finished), key=lambda r: r.index):
                 run.progress.finished(result)
                 if not ordered:
+                    reported.add(result.index)
                     yield result
                     continue
                 held[result.index] = result
                 while next_index in held:
+                    reported.add(next_index)
                     yield held.pop(next_index)
                     next_index += 1
     finally:
-        # Reached when done, on an error, or when the caller stops iterating: nothing new is
-        # placed after this, calls in flight finish their request and are journaled.
+        # Reached when done, on an error, or when the caller abandons the results: nothing new is
+        # placed after this, calls in flight finish their request and are journaled, and every
+        # call placed but not reported is logged.
+        run.halt.set()
         run.stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
-        run.journal.close()
-
-
-class _Tracker:
-    """The counts behind `BatchProgress`, updated from every worker, reported one at a time."""
-
-    def __init__(
-        self, total: int, report: Callable[[BatchProgress], object] | None, clock: Callable[[], float]
-    ) -> None:
-        self._total = total
-        self._report = report
-        self._clock = clock
-        self._started = clock()
-        self._lock = threading.Lock()
-        self._counted: set[int] = set()
-        self._waiting = 0
-        self._done = 0
-        self._errors = 0
-        self._by_status: dict[str, int] = {}
-
-    def placed(self, index: int) -> None:
-        with self._lock:
-            if index not in self._counted:
-                self._counted.add(index)
-                self._waiting += 1
-                self._publish()
-
-    def finished(self, result: BatchResult[Any]) -> None:
-        with self._lock:
-            if result.index in self._counted:
-                self._waiting -= 1
-            self._done += 1
-            self._errors += result.error is not None
-            self._by_status[result.status] = self._by_status.get(result.status, 0) + 1
-            self._publish()
-
-    def _publish(self) -> None:
-        if self._report is not None:
-            snapshot = BatchProgress(
-                total=self._total,
-                placed=len(self._counted),
-                waiting=self._waiting,
-                done=self._done,
-                by_status=dict(self._by_status),
-                errors=self._errors,
-                elapsed=self._clock() - self._started,
-            )
-            self._report(snapshot)
+        try:
+            run.warn_unreported(reported)
+        finally:
+            run.journal.close()
 
 
 class _Halted(Exception):
-    """The batch stopped (minutes cap, or the caller stopped iterating) before this placement."""
+    """The batch stopped (minutes cap, `BatchRun.stop`, results abandoned) before this placement."""
 
 
 @dataclass
@@ -224,15 +182,36 @@ class _Run:
     timeout: float
     interval: float
     retry_unknown: bool
-    progress: _Tracker
+    progress: ProgressTracker
     cap_error: ByoursideError | None = None
+    halt: threading.Event = field(default_factory=threading.Event)
+    """Set once no new call may be placed (`stop` is set too when calls are no longer followed)."""
     resolving: threading.Lock = field(default_factory=threading.Lock)
+    snapshot_lock: threading.Lock = field(default_factory=threading.Lock)
+    snapshot_taken: bool = False
+    started: set[int] = field(default_factory=set)
+
+    def request_stop(self, wait: bool) -> None:
+        """`BatchRun.stop`: place nothing more; with `wait` False, stop following calls too."""
+        self.halt.set()
+        if not wait:
+            self.stop.set()
 
     def process(self, index: int) -> BatchResult[Any]:
         """Everything one item needs: place it, follow its call, or resolve an unknown placement."""
+        self.started.add(index)
         state = self.journal.state(index)
         if state.call_id is not None:
             return self.follow(index, state.call_id, resumed=True, adopted=state.adopted)
+        if state.phase == "accepted":
+            accepted = InvalidResponseError(
+                f"A previous run of this journal: the service accepted this placement, but its reply "
+                f"could not be read ({state.unknown_code}: {state.unknown_message})",
+                state.unknown_status,
+                state.unknown_code,
+                may_have_placed=True,
+            )
+            return self.resolve(index, accepted, may_retry=False, resumed=True)
         if state.phase == "unknown":
             code = state.unknown_code
             earlier = (
@@ -254,6 +233,34 @@ class _Run:
 
     # -- placing ---------------------------------------------------------------------------
 
+    def halted(self) -> ByoursideError | None:
+        """Why no new call may be placed (the minutes cap, or the batch was stopped), else None."""
+        if self.cap_error is not None:
+            return self.cap_error
+        if self.halt.is_set():
+            return ByoursideError(CODE_MESSAGES["batch_stopped"], 0, "batch_stopped")
+        return None
+
+    def take_snapshot(self) -> None:
+        """Journal the ids of the recent calls once, before this run's first intent."""
+        with self.snapshot_lock:
+            if self.snapshot_taken:
+                return
+            try:
+                recent = self.pacer.send(
+                    lambda: self.client.list_calls(LIST_LIMIT, max_retries=0), places_call=False
+                )
+            except ByoursideError as failed:
+                logger.warning(
+                    "list_calls failed (%s) before the batch placed its first call: an unknown "
+                    "placement of this run cannot be matched to a call, only reported",
+                    failed.code,
+                )
+                self.journal.snapshot(None)
+            else:
+                self.journal.snapshot([call.call_id for call in recent])
+            self.snapshot_taken = True
+
     def place(self, index: int) -> BatchResult[Any]:
         item = self.items[index]
         arguments: dict[str, Any] = {**item.placement(), "fields": self.wire_fields}
@@ -261,9 +268,13 @@ class _Run:
             place_call_body(**arguments)  # the client's checks, before the journal hears of it
         except ByoursideError as refused:
             return self.result(index, "error", error=refused)
+        halted = self.halted()
+        if halted is not None:
+            return self.result(index, "not_placed", error=halted)
+        self.take_snapshot()
 
         def attempt() -> str:
-            if self.stop.is_set() or self.cap_error is not None:
+            if self.halt.is_set() or self.cap_error is not None:
                 raise _Halted
             self.journal.intent(index)
             try:
@@ -277,13 +288,16 @@ class _Run:
         try:
             call_id = self.pacer.send(attempt, places_call=True)
         except _Halted:
-            return self.result(index, "not_placed", error=self.cap_error)
+            return self.result(index, "not_placed", error=self.halted())
         except ByoursideError as error:
             if error.code == "over_minute_cap":
                 self.cap_error = self.cap_error or error
                 return self.result(index, "not_placed", error=error)
             if error.may_have_placed:
                 return self.resolve(index, error, may_retry=False)
+            halted = self.halted()
+            if halted is not None and error.code == "rate_limited":  # not waited out after stop()
+                return self.result(index, "not_placed", error=halted)
             return self.result(index, "error", error=error)
         self.progress.placed(index)
         return self.follow(index, call_id)
@@ -293,30 +307,49 @@ class _Run:
     def follow(
         self, index: int, call_id: str, *, resumed: bool = False, adopted: bool = False, note: str = ""
     ) -> BatchResult[Any]:
-        """Poll the call to its end (with ``wait``), sharing the pacer; else report it placed."""
+        """Poll the call to its end (with ``wait``), sharing the pacer; else report it placed.
+
+        The item's `timeout` is a deadline for everything: polls, their retries, rate-limit
+        pauses and each read (cut to the time left).
+        """
         placed = {"call_id": call_id, "resumed": resumed, "adopted": adopted, "note": note or None}
         if not self.wait:
             return self.result(index, "placed", **placed)
         client, clock = self.client, self.client._clock
         deadline = clock() + self.timeout
+        path = client._call_path(call_id)
+        last_status = "none"
+
+        def poll() -> Call:
+            return client._send("GET", path, Call, max_retries=0, deadline=deadline)
+
         while True:
             if self.stop.is_set():
                 return self.result(index, "placed", **placed)
             try:
-                call = self.pacer.send(lambda: client.get_call(call_id, max_retries=0), places_call=False)
+                call = self.pacer.send(poll, places_call=False, deadline=deadline)
+            except DeadlineExceeded:
+                return self.result(index, "placed", error=self.timed_out(call_id, last_status), **placed)
             except ByoursideError as error:
-                return self.result(index, "placed", error=error, **placed)
+                if error.code == "network_error" and clock() >= deadline:  # a read cut to the deadline
+                    error = self.timed_out(call_id, last_status)
+                return self.result(index, "placed", error=_about(error, call_id), **placed)
             if call.is_terminal:
                 return self.ended(index, call, placed)
+            last_status = call.status
             if clock() + self.interval > deadline:
-                timed_out = WaitTimeoutError(
-                    f"{CODE_MESSAGES['timeout']}: call {call_id!r} had not ended after {self.timeout} s "
-                    f"(last status seen: {call.status})",
-                    0,
-                    "timeout",
-                )
-                return self.result(index, "placed", error=timed_out, **placed)
+                return self.result(index, "placed", error=self.timed_out(call_id, last_status), **placed)
             self.pacer.sleep(self.interval)
+
+    def timed_out(self, call_id: str, last_status: str) -> WaitTimeoutError:
+        return WaitTimeoutError(
+            f"{CODE_MESSAGES['timeout']}: call {call_id!r} had not ended after {self.timeout} s "
+            f"(last status seen: {last_status})",
+            0,
+            "timeout",
+            may_have_placed=True,
+            call_id=call_id,
+        )
 
     def ended(self, index: int, call: Call, placed: dict[str, Any]) -> BatchResult[Any]:
         status = cast(BatchStatus, call.status)  # terminal statuses are all BatchStatus values
@@ -325,60 +358,26 @@ class _Run:
         try:
             typed = typed_call(call, self.model)
         except ExtractionError as error:
-            return self.result(index, status, error=error, **placed)
+            return self.result(index, status, error=_about(error, call.call_id), **placed)
         return self.result(index, status, call=typed, **placed)
 
-    # -- unknown placements -------------------------------------------------------------------
+    # -- unknown placements, results never read -------------------------------------------
 
-    def resolve(self, index: int, error: ByoursideError, *, may_retry: bool) -> BatchResult[Any]:
-        """Look for the call an unknown placement may have made; adopt it, or report unknown.
+    def resolve(
+        self, index: int, error: ByoursideError, *, may_retry: bool, resumed: bool = False
+    ) -> BatchResult[Any]:
+        """Adopt the call an unresolved placement made, or report it (see `resolve_placement`)."""
+        return resolve_placement(self, index, error, may_retry=may_retry, resumed=resumed)
 
-        With `may_retry` (``retry_unknown``, for what an earlier run left unknown) an item with no
-        matching call at all is placed again.
-        """
-        item = self.items[index]
-        with self.resolving:  # two items must not adopt the same call
-            try:
-                recent = self.pacer.send(
-                    lambda: self.client.list_calls(LIST_LIMIT, max_retries=0), places_call=False
-                )
-            except ByoursideError as failed:
-                note = f"list_calls failed ({failed.code}): look for the call before placing it again"
-                return self.result(index, "unknown", error=error, note=note)
-            claimed = self.journal.claimed_call_ids()
-            matches = [
-                call.call_id
-                for call in recent
-                if call.to == item.to and call.objective == item.objective and call.call_id not in claimed
-            ]
-            # A twin item (same number and objective) whose own placement is unsettled could be
-            # the owner of any match: then no match is provably this item's.
-            twins = [
-                other
-                for other, twin in enumerate(self.items)
-                if other != index
-                and (twin.to, twin.objective) == (item.to, item.objective)
-                and self.journal.state(other).phase == "unknown"
-            ]
-            adopt = len(matches) == 1 and not twins
-            if adopt:
-                self.journal.adopted(index, matches[0])
-        if adopt:
-            self.progress.placed(index)
-            note = f"adopted call {matches[0]}, found with list_calls (same number and objective)"
-            return self.follow(index, matches[0], adopted=True, note=note)
-        if not matches and may_retry:
-            return self.place(index)
-        if matches:
-            note = (
-                f"list_calls shows {len(matches)} call(s) to this number with this objective that no "
-                "other item claims"
-                + (f", and item(s) {twins} to them are unsettled too" if twins else "")
-                + ": look at them before placing again"
-            )
-        else:
-            note = (
-                f"no matching call among the {LIST_LIMIT} most recent; if it was not placed, run again "
-                "with retry_unknown=True to place it"
-            )
-        return self.result(index, "unknown", error=error, note=note)
+    def warn_unreported(self, reported: set[int]) -> None:
+        """Log (and journal) every placed call whose result was never read (see `warn_unreported`)."""
+        warn_unreported(self, reported)
+
+
+def _about(error: ByoursideError, call_id: str) -> ByoursideError:
+    """`error`, marked as concerning the placed call `call_id` (so never to be placed again)."""
+    error.call_id = call_id
+    error.may_have_placed = True
+    return error
+
+

@@ -306,6 +306,11 @@ SdkErrorCode = TypeAliasType(
         "journal_mismatch",
         "journal_in_use",
         "placement_unknown",
+        "invalid_concurrency",
+        "invalid_timeout",
+        "invalid_interval",
+        "duplicate_batch_item",
+        "batch_stopped",
     ],
 )
 """

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from byourside._retry import RetryTiming, retry_delay, should_retry
+from byourside._retry import DeadlineExceeded, RetryTiming, retry_delay, should_retry
 from byourside.errors import ByoursideError, RateLimitError
 
 __all__ = ["MAX_RATE_LIMITED_WAITS", "Pacer"]
@@ -80,14 +80,19 @@ class Pacer:
         else:
             self._sleep(seconds)
 
-    def wait_turn(self) -> None:
-        """Return once no pause is in force (or the batch is stopped)."""
+    def wait_turn(self, deadline: float | None = None) -> None:
+        """Return once no pause is in force (or the batch is stopped).
+
+        Raises `DeadlineExceeded` when the pause lasts past `deadline` (a `clock` value).
+        """
         while not self._stop.is_set():
             with self._lock:
                 resume_at = self._resume_at
                 left = resume_at - self._clock()
             if left <= 0:
                 return
+            if deadline is not None and resume_at > deadline:
+                raise DeadlineExceeded(None)
             self.sleep(left)
             # Slept the whole pause: done, unless another refusal made it longer meanwhile. The
             # clock is not read again: a clock of coarser grain than `left` may not have moved.
@@ -108,17 +113,18 @@ class Pacer:
         with self._lock:
             self._refusals_in_a_row = 0
 
-    def send(self, request: Callable[[], T], *, places_call: bool) -> T:
+    def send(self, request: Callable[[], T], *, places_call: bool, deadline: float | None = None) -> T:
         """Run `request` (one attempt, the client's retries off) in turn, paced and retried.
 
         A ``rate_limited`` reply pauses the whole batch and the request is sent again after it,
         up to `MAX_RATE_LIMITED_WAITS` times in a row; any other failure is retried only as
-        `should_retry` allows, at most `max_retries` times. The last error is raised.
+        `should_retry` allows, at most `max_retries` times. The last error is raised. With a
+        `deadline` (a `clock` value), a wait that would end past it raises `DeadlineExceeded`.
         """
         rate_limited = 0
         retries = 0
         while True:
-            self.wait_turn()
+            self.wait_turn(deadline)
             try:
                 result = request()
             except RateLimitError as error:
@@ -139,7 +145,10 @@ class Pacer:
                 if not retryable or retries >= self._max_retries or self._stop.is_set():
                     raise
                 retries += 1
-                self.sleep(retry_delay(retries, getattr(error, "retry_after", None), timing=self._timing))
+                delay = retry_delay(retries, getattr(error, "retry_after", None), timing=self._timing)
+                if deadline is not None and self._clock() + delay > deadline:
+                    raise DeadlineExceeded(error) from error
+                self.sleep(delay)
                 continue
             self._admitted()
             return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
@@ -34,7 +34,7 @@ from byourside._validation import (
 )
 
 if TYPE_CHECKING:
-    from byourside._batch import BatchItem, BatchOptions, BatchResult, ResultT
+    from byourside._batch import BatchItem, BatchOptions, BatchRun, ResultT
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "Client"]
 
@@ -328,14 +328,18 @@ class Client:
         *,
         fields: type[ResultT] | Sequence[FieldSpec | Mapping[str, Any]] | None = None,
         **options: Unpack[BatchOptions],
-    ) -> Generator[BatchResult[ResultT], None, None]:
+    ) -> BatchRun[ResultT]:
         """Place many calls, a few at a time, paced; yield one `BatchResult` per item as each ends.
 
         Items are `BatchItem` models or dicts of its keys; `fields` applies to every call
         (``fields=Model``: typed results). With ``journal="run.jsonl"`` a killed batch resumes where
-        it stopped and never dials anyone twice; ``close()`` the generator to stop early. The
-        `options` (``concurrency=4``, ``wait=True``, ``journal``, ``retry_unknown``, ``ordered``,
-        ...) are documented on `BatchOptions`.
+        it stopped and never dials anyone twice. To stop early, call ``stop()`` on the result and
+        keep iterating: nothing new is placed, and every call already placed is still reported.
+        The `options` (``concurrency=4``, ``wait=True``, ``journal``, ``retry_unknown``,
+        ``allow_duplicates``, ``ordered``, ``timeout``, ``interval``, ...) are documented on
+        `BatchOptions`; items and options are checked before any request (`InvalidRequestError`:
+        ``invalid_batch_item``, ``duplicate_batch_item``, ``invalid_concurrency``,
+        ``invalid_timeout``, ``invalid_interval``, ...).
         """
         from byourside._batch_run import run_batch  # loaded on first use: `import byourside` stays light
 

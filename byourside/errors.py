@@ -91,6 +91,12 @@ CODE_MESSAGES: dict[str, str] = {
     "journal_in_use": "The batch journal is in use by another running batch",
     "placement_unknown": "The call may have been placed: its outcome was not recorded",
     "error": "The API reported an error without a token",
+    # batch
+    "invalid_concurrency": "concurrency must be a whole number of calls >= 1",
+    "invalid_timeout": "timeout must be a finite number of seconds > 0",
+    "invalid_interval": "interval must be a finite number of seconds > 0",
+    "duplicate_batch_item": "Two batch items call the same number with the same objective and context",
+    "batch_stopped": "The batch was stopped before this item was placed",
 }
 """A readable message for every known code, as 0.1.0 gave one."""
 

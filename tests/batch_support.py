@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from byourside.testing import FakeServer
+from tests.client_support import read_request
+from tests.reliability.support import ScriptedServer
 
 
 def number(index: int) -> str:
@@ -26,3 +31,54 @@ def stored_per_number(server: FakeServer) -> Counter[str]:
 def posts(server: FakeServer) -> int:
     """How many placements the server received (stored or refused)."""
     return sum(1 for request in server.requests if request.method == "POST")
+
+
+# -- a raw socket server that answers by route --------------------------------------------------
+
+Answer = Callable[[socket.socket], None]
+"""Writes a reply (or not) on a connection whose request was read."""
+
+
+def reply_bytes(status: int, body: bytes) -> bytes:
+    """A well-formed HTTP reply with `body` and a matching Content-Length."""
+    return f"HTTP/1.1 {status} Reason\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+class RoutedServer(ScriptedServer):
+    """A TCP server on 127.0.0.1 that reads each request whole and lets `route(request)` answer.
+
+    `route` gets the request's bytes and returns the reply's bytes, or an `Answer` that writes
+    on the connection itself (to trickle a reply, or to write nothing). One thread per
+    connection; the connection is closed after each reply. `requests` lists what was read.
+    """
+
+    def __init__(self, route: Callable[[bytes], bytes | Answer]) -> None:
+        self.route = route
+        super().__init__()
+
+    def posts(self) -> int:
+        """How many placements were read."""
+        return sum(1 for request in self.requests if request.startswith(b"POST "))
+
+    def _serve(self, conn: socket.socket, responder: Answer) -> None:
+        # The route answers by the request read on this connection (the responder is unused).
+        with conn:
+            conn.settimeout(30)
+            try:
+                request = read_request(conn)
+                if not request:
+                    return
+                self.requests.append(request)
+                answer = self.route(request)
+                conn.sendall(answer) if isinstance(answer, bytes) else answer(conn)
+            except OSError:
+                pass  # the client gave up first
+
+
+@contextmanager
+def routed_server(route: Callable[[bytes], bytes | Answer]) -> Iterator[RoutedServer]:
+    server = RoutedServer(route)
+    try:
+        yield server
+    finally:
+        server.close()

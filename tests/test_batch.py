@@ -182,7 +182,11 @@ def test_without_wait_each_call_is_reported_placed(
     results = list(byourside_client.place_calls(items(4), wait=False, ordered=True))
     assert [r.status for r in results] == ["placed"] * 4
     assert all(r.call_id and r.call is None and r.placed for r in results)
-    assert all(request.method == "POST" for request in byourside_server.requests)
+    # No call is read; one list of recent calls comes first: the snapshot that keeps older calls
+    # from ever being adopted as this run's (issue 22, case 6).
+    first, *rest = byourside_server.requests
+    assert (first.method, first.path) == ("GET", "/v1/agent/calls")
+    assert all(request.method == "POST" for request in rest)
 
 
 @pytest.mark.byourside_server(ring_seconds=30, talk_seconds=30)
@@ -227,8 +231,9 @@ def test_items_that_are_not_placements_are_refused_before_anything_is_sent() -> 
             client.place_calls(items(1), fields=[{"name": f"f{i}"} for i in range(21)])
         assert too_many.value.code == "too_many_fields"
         for options in ({"concurrency": 0}, {"concurrency": 1.5}, {"timeout": -1}, {"interval": "1"}):
-            with pytest.raises(ValueError, match=next(iter(options))):
+            with pytest.raises(InvalidRequestError, match=next(iter(options))) as refused:
                 client.place_calls(items(1), **options)
+            assert refused.value.code == f"invalid_{next(iter(options))}"
         assert server.requests == []
 
 

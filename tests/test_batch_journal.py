@@ -22,8 +22,13 @@ from byourside.testing import FakeServer
 from tests.batch_support import items, number, posts, stored_per_number
 
 
-def events(path: Path) -> list[dict[str, Any]]:
+def records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[1:]]
+
+
+def events(path: Path) -> list[dict[str, Any]]:
+    """The items' events: every record but the runs' snapshots of recent calls."""
+    return [record for record in records(path) if record["event"] != "snapshot"]
 
 
 def keys_of(batch: list[dict[str, Any]]) -> list[str]:
@@ -43,6 +48,8 @@ def test_intent_and_call_id_are_journaled_for_each_placement(
 
     header = json.loads(journal.read_text(encoding="utf-8").splitlines()[0])
     assert (header["journal"], header["version"], header["items"]) == ("byourside.batch", 1, 3)
+    snapshot = records(journal)[0]  # the calls that existed before the run: never adopted
+    assert (snapshot["event"], snapshot["call_ids"]) == ("snapshot", [])
     assert [(e["event"], e["index"]) for e in events(journal)] == [
         ("intent", 0),
         ("placed", 0),
@@ -165,8 +172,10 @@ def test_a_run_that_died_mid_request_leaves_an_intent_resolved_from_list_calls(
 ) -> None:
     journal = tmp_path / "run.jsonl"
     batch = items(2)
-    # What a process killed between its intent and the reply leaves: the intents, one call stored.
+    # What a process killed between its intent and the reply leaves: the snapshot of the calls
+    # before it, the intents, one call stored.
     book = Journal.open(journal, keys_of(batch))
+    book.snapshot([])
     book.intent(0)
     book.intent(1)
     book.close()
@@ -203,9 +212,10 @@ def test_a_call_claimed_by_another_item_is_never_adopted(
     twins = [{"to": number(0), "objective": "Confirm"}] * 2
     byourside_server.inject("post", "slow", delay=0.0)  # the first placement goes through
     byourside_server.inject("post", "drop_after_store")  # the second is stored, its reply lost
-    results = by_index(
-        list(byourside_client.place_calls(twins, journal=tmp_path / "run.jsonl", concurrency=1))
+    run = byourside_client.place_calls(
+        twins, journal=tmp_path / "run.jsonl", concurrency=1, allow_duplicates=True
     )
+    results = by_index(list(run))
     assert results[1].adopted
     assert results[0].call_id != results[1].call_id
     assert byourside_server.count_calls() == 2
@@ -220,12 +230,15 @@ def test_twin_items_both_unsettled_adopt_nothing(
     journal = tmp_path / "run.jsonl"
     twins = [{"to": number(0), "objective": "Confirm"}] * 2
     book = Journal.open(journal, keys_of(twins))
+    book.snapshot([])
     book.intent(0)
     book.intent(1)
     book.close()
     byourside_client.place_call(number(0), "Confirm")
 
-    results = list(byourside_client.place_calls(twins, journal=journal, retry_unknown=True))
+    results = list(
+        byourside_client.place_calls(twins, journal=journal, retry_unknown=True, allow_duplicates=True)
+    )
     assert [(r.status, r.adopted) for r in results] == [("unknown", False)] * 2
     assert all(r.note is not None and "unsettled" in r.note for r in results)
     assert byourside_server.count_calls() == 1

@@ -32,7 +32,8 @@ def journal_events(path: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []
     lines = path.read_text(encoding="utf-8").split("\n")[1:-1]  # a torn last line is left out
-    return [json.loads(line) for line in lines]
+    records = [json.loads(line) for line in lines]
+    return [record for record in records if record["event"] != "snapshot"]  # the run's, not an item's
 
 
 def placed_indexes(path: Path) -> set[int]:

@@ -11,6 +11,7 @@ import re
 import shlex
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ def blocks(language: str) -> list[str]:
 def test_the_python_example_prints_what_the_readme_shows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    [example] = blocks("python")
+    example = blocks("python")[0]
     shown = blocks("text")[0].splitlines()
     monkeypatch.chdir(tmp_path)
     with FakeServer(api_key=KEY, instant=True) as server:
@@ -45,6 +46,26 @@ def test_the_python_example_prints_what_the_readme_shows(
         assert server.count_calls() == 2
     assert sorted(printed.getvalue().splitlines()) == sorted(shown)  # results come as calls end
     assert (tmp_path / "appointments.jsonl").exists()
+
+
+def test_the_stopping_example_places_nothing_after_stop_and_reports_every_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopping = blocks("python")[1]
+    assert "results.stop()" in stopping
+    monkeypatch.chdir(tmp_path)
+    with FakeServer(api_key=KEY, instant=True) as server:
+        monkeypatch.setenv("BYOURSIDE_API_KEY", KEY)
+        monkeypatch.setenv("BYOURSIDE_BASE_URL", server.base_url)
+        namespace: dict[str, Any] = {"__name__": "readme"}
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(stopping, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+        placed = server.count_calls()
+    outcomes = namespace["outcomes"]
+    assert sum(outcomes.values()) == 40  # every item reported once
+    assert set(outcomes) == {"completed", "not_placed"}
+    assert outcomes["completed"] == placed  # every placed call reported, followed to its end
+    assert 10 <= placed < 40
 
 
 def test_the_command_line_example_writes_the_results_the_readme_shows(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ PUBLIC = [
     "BatchOptions",
     "BatchProgress",
     "BatchResult",
+    "BatchRun",
     "BatchStatus",
     "ByoursideError",
     "Call",

@@ -3,7 +3,6 @@ against a FakeServer, so every line is also executed."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from byourside import (
     BatchOptions,
     BatchProgress,
     BatchResult,
+    BatchRun,
     BatchStatus,
     ByoursideError,
     Call,
@@ -42,7 +42,7 @@ def test_results_are_typed_by_the_fields_model(tmp_path: Path) -> None:
     }
     with FakeServer(instant=True) as server, Client(server.api_key, server.base_url) as client:
         typed = client.place_calls(items, fields=Appointment, **options)
-        assert_type(typed, Generator[BatchResult[Appointment], None, None])
+        assert_type(typed, BatchRun[Appointment])
         for result in typed:
             assert_type(result.status, BatchStatus)
             assert_type(result.call, Call[Appointment] | None)
@@ -54,12 +54,18 @@ def test_results_are_typed_by_the_fields_model(tmp_path: Path) -> None:
             assert_type(result.call.extracted.confirmed, bool)
 
         untyped = client.place_calls(items, fields=[{"name": "confirmed", "type": "boolean"}], interval=0.01)
-        assert_type(untyped, Generator[BatchResult[dict[str, Any]], None, None])
+        assert_type(untyped, BatchRun[dict[str, Any]])
         for plain in untyped:
             assert plain.call is not None
             assert_type(plain.call.extracted, dict[str, Any] | None)
 
         bare = client.place_calls([{"to": "+14155550125", "objective": "Hi"}], wait=False)
-        assert_type(bare, Generator[BatchResult[dict[str, Any]], None, None])
+        assert_type(bare, BatchRun[dict[str, Any]])
         assert [r.status for r in bare] == ["placed"]
+
+        with client.place_calls(items, allow_duplicates=True, interval=0.01) as stopped:
+            assert_type(stopped, BatchRun[dict[str, Any]])
+            assert_type(stopped.stop(wait=False), None)
+            assert_type(next(stopped), BatchResult[dict[str, Any]])
+            assert_type(stopped.close(), None)
     assert progress[-1].done == 2

@@ -27,3 +27,8 @@ def misuse(client: Client) -> None:
     BatchItem(to="+14155550123", objective="Hi", name="Ann")  # expect: call-arg
     client.place_calls([], concurrency="4")  # expect: arg-type
     client.place_calls([], journal=3)  # expect: arg-type
+    client.place_calls([], allow_duplicates="yes")  # expect: arg-type
+    client.place_calls([], stop=True)  # expect: call-arg
+    results = client.place_calls([BatchItem(to="+14155550123", objective="Hi")])
+    results.stop(False)  # expect: call-arg
+    results.send(None)  # expect: attr-defined
