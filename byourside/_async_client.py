@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 from byourside._async_transport import DEFAULT_WORKERS, AsyncTransport, Outcome
 from byourside._core import (
@@ -48,6 +48,10 @@ from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, acall_with_retrie
 from byourside._transport import Session, Timeout
 from byourside._validation import FieldsArg
 from byourside.errors import CODE_MESSAGES, NetworkError, RateLimitError, WaitTimeoutError
+
+if TYPE_CHECKING:
+    from byourside._async_batch import AsyncBatchRun
+    from byourside._batch import BatchItem, BatchOptions, ResultT
 
 __all__ = ["AsyncClient"]
 
@@ -365,6 +369,26 @@ class AsyncClient:
             if self._clock() + interval > deadline:
                 raise timed_out()
             await self._sleep(max(interval, 0.0))
+
+    def place_calls(
+        self,
+        items: Iterable[BatchItem | Mapping[str, Any] | BaseModel],
+        *,
+        fields: type[ResultT] | Sequence[FieldSpec | Mapping[str, Any]] | None = None,
+        **options: Unpack[BatchOptions],
+    ) -> AsyncBatchRun[ResultT]:
+        """Place many calls, a few at a time, paced: ``async for`` one `BatchResult` per item.
+
+        `Client.place_calls`, with the same items, options, journal and rules (the same code
+        decides), its results an async iterator: ``async for result in client.place_calls(...)``.
+        Items and options are checked, and the journal opened, here; nothing is placed before the
+        first result is awaited. Stop early with ``stop()`` on it; leaving ``async with`` (or
+        `aclose`) abandons it: the placements in flight complete and every placed call not
+        reported is logged at WARNING and journaled.
+        """
+        from byourside._async_batch import run_async_batch  # loaded on first use
+
+        return run_async_batch(self, items, fields=fields, **options)
 
     # -- one path for every request --------------------------------------------------------
 
