@@ -35,6 +35,7 @@ from byourside.errors import (
 )
 
 if TYPE_CHECKING:
+    from byourside._async_batch import AsyncBatchRun
     from byourside._async_client import AsyncClient
     from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchRun, BatchStatus
     from byourside.webhooks import (
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "AsyncBatchRun",
     "AsyncClient",
     "AuthenticationError",
     "BatchItem",
@@ -88,6 +90,7 @@ __all__ = [
 # Loaded on first use, so `import byourside` stays light for programs that only place calls.
 _LAZY_HOMES = {
     "AsyncClient": "_async_client",  # asyncio is loaded only by programs that use it
+    "AsyncBatchRun": "_async_batch",
     **dict.fromkeys(
         ["BatchItem", "BatchOptions", "BatchProgress", "BatchResult", "BatchRun", "BatchStatus"], "_batch"
     ),

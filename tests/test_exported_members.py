@@ -9,6 +9,7 @@ import byourside
 
 PUBLIC = [
     "TERMINAL_STATUSES",
+    "AsyncBatchRun",
     "AsyncClient",
     "AuthenticationError",
     "BatchItem",

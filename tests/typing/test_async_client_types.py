@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from typing_extensions import assert_type
 
 import byourside
-from byourside import AsyncClient, Call, FieldSpec, PlacedCall
+from byourside import AsyncBatchRun, AsyncClient, BatchResult, BatchStatus, Call, FieldSpec, PlacedCall
 from byourside.testing import FakeServer
 
 
@@ -62,6 +62,21 @@ async def every_method(client: AsyncClient) -> None:
     note = [FieldSpec(name="note")]
     plain = await client.call("+14155550123", "Confirm", "ctx", fields=note, interval=0.01)
     assert_type(plain, Call)
+
+    batch = client.place_calls(
+        [{"to": "+14155550124", "objective": "Confirm"}], fields=Appointment, concurrency=2, interval=0.01
+    )
+    assert_type(batch, AsyncBatchRun[Appointment])
+    async with batch as results:
+        async for result in results:
+            assert_type(result, BatchResult[Appointment])
+            assert_type(result.call, Call[Appointment] | None)
+            assert_type(result.status, BatchStatus)
+    assert_type(batch.stop(), None)
+    untyped = client.place_calls([{"to": "+14155550125", "objective": "Confirm"}], interval=0.01)
+    assert_type(untyped, AsyncBatchRun[dict[str, Any]])
+    async for plain in untyped:
+        assert_type(plain.call, Call[dict[str, Any]] | None)
 
     assert_type(client.base_url, str)
     assert_type(client.timeout, tuple[float, float])
