@@ -22,6 +22,7 @@ from byourside.client import Client
 from byourside.errors import (
     AuthenticationError,
     ByoursideError,
+    EventInProgressError,
     ExtractionError,
     InvalidRequestError,
     InvalidResponseError,
@@ -38,9 +39,11 @@ if TYPE_CHECKING:
     from byourside._async_batch import AsyncBatchRun
     from byourside._async_client import AsyncClient
     from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchRun, BatchStatus
+    from byourside._dedup_redis import RedisEventStore
     from byourside.webhooks import (
         EventStore,
         InMemoryEventStore,
+        SqliteEventStore,
         WebhookDeduplicator,
         construct_event,
         sign_webhook,
@@ -63,6 +66,7 @@ __all__ = [
     "CallList",
     "CallStatus",
     "Client",
+    "EventInProgressError",
     "EventStore",
     "ExtractionError",
     "FieldSpec",
@@ -74,7 +78,9 @@ __all__ = [
     "NotFoundError",
     "PlacedCall",
     "RateLimitError",
+    "RedisEventStore",
     "ServiceUnavailableError",
+    "SqliteEventStore",
     "UsageCapError",
     "WaitTimeoutError",
     "WebhookDeduplicator",
@@ -98,6 +104,7 @@ _LAZY_HOMES = {
         [
             "EventStore",
             "InMemoryEventStore",
+            "SqliteEventStore",
             "WebhookDeduplicator",
             "construct_event",
             "sign_webhook",
@@ -105,6 +112,8 @@ _LAZY_HOMES = {
         ],
         "webhooks",
     ),
+    # The optional extra byourside[redis]: only this name ever imports redis.
+    "RedisEventStore": "_dedup_redis",
 }
 
 

@@ -18,7 +18,15 @@ from byourside._models import Call
 from byourside.client import Client
 from byourside.errors import ByoursideError
 
-__all__ = ["DEMO_FIELDS", "DEMO_NUMBER", "DEMO_OBJECTIVE", "DemoAppointment", "run_demo"]
+__all__ = [
+    "DEMO_FIELDS",
+    "DEMO_NUMBER",
+    "DEMO_OBJECTIVE",
+    "DemoAppointment",
+    "demo_call",
+    "demo_result_lines",
+    "run_demo",
+]
 
 DEMO_NUMBER = "+14155550123"
 DEMO_OBJECTIVE = "Confirm the appointment for tomorrow at 2pm and ask if they need to reschedule."
@@ -57,8 +65,8 @@ class _Progress:
             self.shown = False
 
 
-def run_demo(
-    out: TextIO | None = None,
+def demo_call(
+    out: TextIO,
     *,
     in_place: bool | None = None,
     to: str = DEMO_NUMBER,
@@ -66,25 +74,13 @@ def run_demo(
     ring_seconds: float = 0.5,
     talk_seconds: float = 1.5,
     poll_interval: float = 0.25,
-) -> int:
-    """Place the quick-start call on an in-process FakeServer, wait for it, print the result.
+) -> Call[DemoAppointment]:
+    """Place the quick-start call on an in-process FakeServer and wait for it; the story on `out`.
 
-    Returns the process exit status: 0 when the call ended, 1 on an error (printed on one line to
-    stderr). ``in_place`` rewrites the progress line with ``\\r`` (default: when ``out`` is a
-    terminal). ``to`` may be any of the fake's test numbers (`byourside.testing.TEST_NUMBERS`);
-    ``timeout`` bounds the wait, in seconds.
-
-    Example:
-        >>> import io
-        >>> out = io.StringIO()
-        >>> run_demo(out, ring_seconds=0, talk_seconds=0, poll_interval=0.01)
-        0
-        >>> print(out.getvalue().split("Final status:")[1].splitlines()[0].strip())
-        completed
+    Raises what the client raises (a `ByoursideError`): the caller reports it as every command does.
     """
     from byourside.testing import FakeServer
 
-    out = out if out is not None else sys.stdout
     progress = _Progress(out, out.isatty() if in_place is None else in_place)
     try:
         with (
@@ -97,24 +93,75 @@ def run_demo(
             placed = client.place_call(to=to, objective=DEMO_OBJECTIVE, fields=DemoAppointment)
             out.write(f"Placed call {placed.call_id} to {to}: {placed.status}\n")
             out.write(f"Objective: {DEMO_OBJECTIVE}\n")
-            call = client.wait_for_call(
+            return client.wait_for_call(
                 placed.call_id,
                 timeout=timeout,
                 interval=poll_interval,
                 fields=DemoAppointment,
                 on_status=progress.show,
             )
-            progress.end()
-    except ByoursideError as error:
+    finally:
         progress.end()
         out.flush()
-        print(f"demo failed: {error}", file=sys.stderr)
-        return 1
-    out.write(f"Final status: {call.status}\n")
-    out.write(f"Summary: {call.summary}\n")
-    out.write("Extracted values:\n")
+
+
+def demo_result_lines(call: Call[DemoAppointment]) -> list[str]:
+    """How the demo ended: status, summary, then each value as ``name=value``, as ``get`` prints it."""
+    from byourside._cli._render import one_line, value_text
+
     extracted = {} if call.extracted is None else call.extracted.model_dump()
-    for name, value in extracted.items():
-        out.write(f"  {name}: {value!r}\n")
+    return [
+        f"Final status: {call.status}",
+        f"Summary: {one_line(call.summary or '')}",
+        "Extracted values:",
+        *(f"  {name}={value_text(value)}" for name, value in extracted.items()),
+    ]
+
+
+def run_demo(
+    out: TextIO | None = None,
+    *,
+    in_place: bool | None = None,
+    to: str = DEMO_NUMBER,
+    timeout: float = 30,
+    ring_seconds: float = 0.5,
+    talk_seconds: float = 1.5,
+    poll_interval: float = 0.25,
+) -> int:
+    """Place the quick-start call on an in-process FakeServer, wait for it, print the result.
+
+    Returns the process exit status of ``byourside demo``: 0 when the call ended ``completed``,
+    10-13 for the other endings, and on an error (printed as ``error: <code>: <message>`` on one
+    line to stderr) that of any command (2 for an argument refused, 3 for a timeout).
+    ``in_place`` rewrites the progress line with ``\\r`` (default: when ``out`` is a terminal).
+    ``to`` may be any of the fake's test numbers (`byourside.testing.TEST_NUMBERS`); ``timeout``
+    bounds the wait, in seconds.
+
+    Example:
+        >>> import io
+        >>> out = io.StringIO()
+        >>> run_demo(out, ring_seconds=0, talk_seconds=0, poll_interval=0.01)
+        0
+        >>> print(out.getvalue().split("Final status:")[1].splitlines()[0].strip())
+        completed
+    """
+    from byourside._cli._exit import exit_for_error, exit_for_status
+
+    out = out if out is not None else sys.stdout
+    try:
+        call = demo_call(
+            out,
+            in_place=in_place,
+            to=to,
+            timeout=timeout,
+            ring_seconds=ring_seconds,
+            talk_seconds=talk_seconds,
+            poll_interval=poll_interval,
+        )
+    except ByoursideError as error:
+        message = error.message if error.code else str(error)
+        print(f"error: {error.code or 'error'}: {' '.join(message.split())}", file=sys.stderr)
+        return int(exit_for_error(error))
+    out.write("".join(f"{line}\n" for line in demo_result_lines(call)))
     out.flush()
-    return 0
+    return int(exit_for_status(call.status))

@@ -33,7 +33,7 @@ from byourside._generated import FieldType
 from byourside._models import Call, FieldSpec
 from byourside.errors import ExtractionError, InvalidRequestError
 
-__all__ = ["MAX_FIELDS", "ModelT", "fields_from_model", "parse_extracted", "typed_call"]
+__all__ = ["MAX_FIELDS", "ModelT", "fields_from_model", "parse_extracted", "retyped", "typed_call"]
 
 MAX_FIELDS = 20
 """The most fields the service extracts on one call."""
@@ -91,12 +91,14 @@ def _describe(name: str, info: FieldInfo) -> tuple[FieldType, str | None]:
                 return "string", text
         if issubclass(annotation, str):
             return "string", None
-    raise ExtractionError(
+    error = ExtractionError(
         f"Field {name!r}: {_show(info.annotation)} cannot be extracted; the service carries only "
         "a string, a boolean or a number (bool, str, int, float, Decimal, Literal, Enum, date, "
         "datetime, time, each optionally `| None`).",
         code="unsupported_field",
     )
+    error.field = name
+    raise error
 
 
 def _show(annotation: Any) -> str:
@@ -198,13 +200,22 @@ def _error(code: str, message: str, field: str | None, raw: dict[str, Any]) -> E
 def typed_call(call: Call, model: type[ModelT]) -> Call[ModelT]:
     """`call` with its `extracted` values checked and typed as `model`; `raw_extracted` is kept."""
     try:
-        values = parse_extracted(model, call.raw_extracted)
+        return retyped(call, Call[model], model)  # type: ignore[valid-type]
     except ExtractionError as error:
         error.call = call
         raise
-    # model_construct: the call was validated once already; only `extracted` changes.
-    typed = Call[model].model_construct(  # type: ignore[valid-type]
-        _fields_set=set(call.model_fields_set), **{**dict(call), "extracted": values}
+
+
+TypedT = TypeVar("TypedT", bound=BaseModel)
+
+
+def retyped(item: Any, typed_class: type[TypedT], model: type[BaseModel]) -> TypedT:
+    """`item` (a `Call` or a `WebhookEvent`) rebuilt as `typed_class`, its `extracted` checked by
+    `parse_extracted` against `model`; `raw_extracted` is kept. Raises `ExtractionError`."""
+    values = parse_extracted(model, item.raw_extracted)
+    # model_construct: the item was validated once already; only `extracted` changes.
+    typed = typed_class.model_construct(
+        _fields_set=set(item.model_fields_set), **{**dict(item), "extracted": values}
     )
-    typed._raw_extracted = call.raw_extracted
+    typed._raw_extracted = item.raw_extracted  # type: ignore[attr-defined]
     return typed

@@ -311,13 +311,22 @@ SdkErrorCode = TypeAliasType(
         "invalid_interval",
         "duplicate_batch_item",
         "batch_stopped",
+        "event_in_progress",
+        "invalid_api_key",
+        "invalid_base_url",
+        "unknown_field_key",
+        "invalid_fields",
+        "not_an_event",
+        "invalid_row",
+        "duplicate_row",
     ],
 )
 """
 Codes the SDK raises itself; the service never sends them. `no_api_key`, `network_error` and
 `timeout` come from 0.1.0; the rest are checks the SDK makes before any I/O, the reply
 checks it makes after, and batch calling's own outcomes (a bad item, a journal that
-belongs to other items or is in use, a placement whose outcome is unknown).
+belongs to other items or is in use, a placement whose outcome is unknown), and a webhook
+event another worker holds under a lease (`event_in_progress`).
 
 """
 

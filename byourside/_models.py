@@ -9,6 +9,7 @@ never edited; this module adds what the spec cannot say:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Generic, get_args
 
 from pydantic import Field, PrivateAttr, model_validator
@@ -16,7 +17,7 @@ from typing_extensions import Self, TypeVar
 
 from byourside import _generated as wire
 from byourside._base import WireModel
-from byourside._generated import CallStatus, FieldSpec, KnownCallStatus, TerminalCallStatus
+from byourside._generated import CallStatus, KnownCallStatus, TerminalCallStatus
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -46,6 +47,33 @@ _ID_DOC = wire.Call.model_fields["id"].description
 _CALL_ID_DOC = wire.Call.model_fields["call_id"].description
 
 
+class FieldSpec(wire.FieldSpec):
+    """One value for the AI to extract: its name, type (string, boolean or number) and description.
+
+    Built by hand, it is checked as `place_call` checks a field dict: an unknown type, a missing
+    name or a key other than name, type and description raise `InvalidRequestError` (codes
+    ``invalid_field_type``, ``field_name_required``, ``unknown_field_key``), never pydantic's
+    ``ValidationError``.
+
+    Example:
+        >>> FieldSpec(name="confirmed", type="boolean").to_wire()
+        {'name': 'confirmed', 'type': 'boolean'}
+        >>> FieldSpec(name="party_size", type="int")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        byourside.errors.InvalidRequestError: invalid_field_type: ... has type 'int'
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _checked_as_place_call_checks(cls, data: Any) -> Any:
+        from byourside._validation import check_field  # it imports this module
+
+        if isinstance(data, Mapping):
+            check_field(data, "FieldSpec")
+        return data
+
+
 class PlacedCall(wire.PlacedCall):
     """The reply to `place_call`: the new call's id and its first status.
 
@@ -63,7 +91,26 @@ class PlacedCall(wire.PlacedCall):
         return is_terminal_status(self.status)
 
 
-class Call(wire.Call, Generic[ExtractedT]):
+class _KeepsRawExtracted(WireModel):
+    """`raw_extracted`: the values as the wire sent them, whatever the type parameter makes of
+    `extracted` (a `Call` and a `WebhookEvent` both carry it)."""
+
+    _raw_extracted: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _keep_raw_extracted(self) -> Self:
+        extracted = getattr(self, "extracted", None)
+        if isinstance(extracted, dict):
+            self._raw_extracted = extracted
+        return self
+
+    @property
+    def raw_extracted(self) -> dict[str, Any] | None:
+        """The extracted values exactly as the service sent them, whatever `extracted` is typed as."""
+        return self._raw_extracted
+
+
+class Call(wire.Call, _KeepsRawExtracted, Generic[ExtractedT]):
     """A call as the service reports it: status, and once it has ended, summary, transcript and values.
 
     `call_id` and `id` both hold the call's id, whichever of `id` (a fetched call) or `callId`
@@ -86,7 +133,6 @@ class Call(wire.Call, Generic[ExtractedT]):
     extracted: Annotated[
         ExtractedT | None, Field(description=wire.Call.model_fields["extracted"].description)
     ] = None  # type: ignore[assignment]
-    _raw_extracted: dict[str, Any] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _one_id_under_both_names(self) -> Self:
@@ -98,14 +144,7 @@ class Call(wire.Call, Generic[ExtractedT]):
             self.__dict__["call_id"] = self.id
         elif not self.id:
             self.__dict__["id"] = self.call_id
-        if isinstance(self.extracted, dict):
-            self._raw_extracted = self.extracted
         return self
-
-    @property
-    def raw_extracted(self) -> dict[str, Any] | None:
-        """The extracted values exactly as the service sent them, whatever `extracted` is typed as."""
-        return self._raw_extracted
 
     @property
     def is_terminal(self) -> bool:
@@ -123,14 +162,22 @@ class CallList(WireModel):
     calls: Annotated[list[Call], Field(description=wire.CallList.model_fields["calls"].description)]
 
 
-class WebhookEvent(wire.WebhookEvent):
+class WebhookEvent(wire.WebhookEvent, _KeepsRawExtracted, Generic[ExtractedT]):
     """One signed webhook delivery, parsed: what happened to which call, and when.
 
     `event` is one of the six documented names, or kept as sent when the SDK does not know it;
     `timestamp`, `started_at` and `ended_at` are datetimes; the terminal events' keys are optional.
+
+    `WebhookEvent` alone is `WebhookEvent[dict[str, Any]]`: `extracted` is the wire's dict. From
+    ``construct_event(..., fields=Appointment)`` it is a `WebhookEvent[Appointment]` whose
+    `extracted` is an ``Appointment | None``; `raw_extracted` always keeps the values as sent.
     """
 
     _wire_synonyms: ClassVar[dict[str, str]] = {"id": "callId"}
+    # Narrowed from the generated dict to the type parameter, as on `Call`.
+    extracted: Annotated[
+        ExtractedT | None, Field(description=wire.WebhookEvent.model_fields["extracted"].description)
+    ] = None  # type: ignore[assignment]
 
     @property
     def is_terminal(self) -> bool:

@@ -25,6 +25,7 @@ __all__ = [
     "check_api_key",
     "check_base_url",
     "check_call_id",
+    "check_field",
     "fields_to_wire",
     "is_loopback_host",
     "place_call_body",
@@ -80,13 +81,19 @@ def _secure_url_problem(url: object) -> str | None:
         return f"{url!r} is not a valid URL"
     if not host:
         return f"{url!r} has no host"
+    if parts.username is not None or parts.password is not None:
+        return f"{url!r} carries credentials; the key goes in api_key"
     if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host)):
         return None
     return f"{url!r} is neither https:// nor http:// to loopback"
 
 
 def check_base_url(url: str) -> str:
-    """`url` without its trailing slash, or `InvalidRequestError` code ``insecure_base_url``.
+    """`url` without its trailing slash, or `InvalidRequestError`: code ``insecure_base_url``
+    (not https://, nor http:// to loopback) or ``invalid_base_url`` (a path, query or fragment).
+
+    The base URL is the API's address alone: the SDK adds ``/v1/agent/calls``, so
+    ``https://api.byourside.ai/v1`` would ask for ``/v1/v1/agent/calls`` and get ``not_found``.
 
     Example:
         >>> check_base_url("https://api.byourside.ai/"), check_base_url("http://127.0.0.1:8080")
@@ -95,7 +102,45 @@ def check_base_url(url: str) -> str:
     problem = _secure_url_problem(url)
     if problem is not None:
         raise _invalid("insecure_base_url", problem)
+    parts = urlsplit(url)
+    if parts.path.strip("/") or parts.query or parts.fragment or url.endswith(("?", "#")):
+        origin = f"{parts.scheme}://{parts.netloc}"
+        raise _invalid("invalid_base_url", f"got {url!r}; pass {origin!r}")
     return url.rstrip("/")
+
+
+FIELD_KEYS = ("name", "type", "description")
+"""The keys a field may have; any other (a misspelt ``typ``) would be sent and silently ignored."""
+
+
+def check_field(field: Mapping[str, Any], where: str) -> None:
+    """Refuse a field dict the service would misread: an unknown key, no name, an unknown type.
+
+    `where` names the field in the message (``fields[2]``). Raises `InvalidRequestError` code
+    ``unknown_field_key``, ``field_name_required`` or ``invalid_field_type``.
+
+    Example:
+        >>> check_field({"name": "a", "typ": "boolean"}, "fields[0]")
+        Traceback (most recent call last):
+        ...
+        byourside.errors.InvalidRequestError: unknown_field_key: A field has a key other than name, \
+type and description: fields[0] has 'typ'; the keys are name, type, description
+    """
+    unknown = [key for key in field if key not in FIELD_KEYS]
+    if unknown:
+        raise _invalid(
+            "unknown_field_key",
+            f"{where} has {', '.join(repr(key) for key in unknown)}; the keys are {', '.join(FIELD_KEYS)}",
+        )
+    name = field.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _invalid("field_name_required", f"{where} has name {name!r}")
+    field_type = field.get("type")
+    if field_type is not None and field_type not in FIELD_TYPES:
+        raise _invalid("invalid_field_type", f"field {name!r} has type {field_type!r}")
+    description = field.get("description")
+    if description is not None and not isinstance(description, str):
+        raise _invalid("invalid_fields", f"field {name!r} has a {type(description).__name__} description")
 
 
 def _field_to_wire(field: object, index: int) -> dict[str, Any]:
@@ -105,16 +150,11 @@ def _field_to_wire(field: object, index: int) -> dict[str, Any]:
         wire = dict(field)
     else:
         raise _invalid(
-            "field_name_required",
+            "invalid_fields",
             f"fields[{index}] is a {type(field).__name__}; pass a dict such as "
             "{'name': 'confirmed', 'type': 'boolean'} or a FieldSpec",
         )
-    name = wire.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise _invalid("field_name_required", f"fields[{index}] has name {name!r}")
-    field_type = wire.get("type")
-    if field_type is not None and field_type not in FIELD_TYPES:
-        raise _invalid("invalid_field_type", f"field {name!r} has type {field_type!r}")
+    check_field(wire, f"fields[{index}]")
     return wire
 
 
@@ -131,8 +171,10 @@ def fields_to_wire(fields: FieldsArg) -> list[dict[str, Any]]:
     """
     if isinstance(fields, type) and issubclass(fields, BaseModel):
         fields = fields_from_model(fields)
+    if isinstance(fields, type):
+        raise _invalid("invalid_fields", f"got the class {fields.__name__}, which is not a Pydantic model")
     if isinstance(fields, (str, bytes, Mapping)) or not isinstance(fields, Sequence):
-        raise _invalid("field_name_required", f"fields must be a list of fields, got {type(fields).__name__}")
+        raise _invalid("invalid_fields", f"got {type(fields).__name__} {_short_repr(fields)}")
     if len(fields) > MAX_FIELDS:
         raise _invalid("too_many_fields", f"got {len(fields)}")
     wire = [_field_to_wire(field, index) for index, field in enumerate(fields)]
@@ -142,6 +184,11 @@ def fields_to_wire(fields: FieldsArg) -> list[dict[str, Any]]:
             raise _invalid("duplicate_field_name", f"{item['name']!r} appears more than once")
         seen.add(item["name"])
     return wire
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def place_call_body(
@@ -192,21 +239,37 @@ def place_call_body(
 
 
 def check_api_key(api_key: object) -> str:
-    """The key, stripped of surrounding whitespace, or `AuthenticationError` code ``no_api_key``.
+    """The key, stripped of surrounding whitespace, or `AuthenticationError`: code ``no_api_key``
+    when there is none, ``invalid_api_key`` when it is malformed.
 
     A key that could not travel in an HTTP header (inner spaces, control or non-ASCII characters)
     is refused here, where the message can be written without it: requests would otherwise put the
     whole header, key included, into its exception.
+
+    Example:
+        >>> check_api_key(" bys_ak_123 ")
+        'bys_ak_123'
+        >>> check_api_key("bys_ak_12 3").code
+        Traceback (most recent call last):
+        ...
+        byourside.errors.AuthenticationError: invalid_api_key: The API key is malformed: it contains \
+spaces, control or non-ASCII characters; pass it exactly as the dashboard showed it (bys_ak_...)
     """
-    if not isinstance(api_key, str) or not api_key.strip():
+    if api_key is None or (isinstance(api_key, str) and not api_key.strip()):
         raise AuthenticationError(CODE_MESSAGES["no_api_key"], 0, "no_api_key")
+    if not isinstance(api_key, str):
+        raise AuthenticationError(
+            f"{CODE_MESSAGES['invalid_api_key'].partition(':')[0]}: expected a string, got "
+            f"{type(api_key).__name__}",
+            0,
+            "invalid_api_key",
+        )
     key = api_key.strip()
     if any(not 33 <= ord(ch) <= 126 for ch in key):
         raise AuthenticationError(
-            "The API key contains spaces, control or non-ASCII characters: pass it exactly as the "
-            "dashboard showed it (bys_ak_...)",
+            f"{CODE_MESSAGES['invalid_api_key']}; pass it exactly as the dashboard showed it (bys_ak_...)",
             0,
-            "no_api_key",
+            "invalid_api_key",
         )
     return key
 

@@ -18,7 +18,8 @@ root for everything, or a subclass for what you handle differently::
     ├── InvalidResponseError            invalid_response: a reply that is not the documented JSON
     ├── WaitTimeoutError                timeout: wait_for_call passed its deadline (status 0)
     ├── WebhookVerificationError        invalid_signature (.reason says which check failed)
-    └── ExtractionError                 extraction_mismatch, field_not_obtained, unsupported_field
+    ├── ExtractionError                 extraction_mismatch, field_not_obtained, unsupported_field
+    └── EventInProgressError            event_in_progress (409): another worker holds the event
 
 The API key never appears in an error: messages are built from tokens and the SDK's own text.
 """
@@ -39,6 +40,7 @@ __all__ = [
     "SERVER_TOKENS",
     "AuthenticationError",
     "ByoursideError",
+    "EventInProgressError",
     "ExtractionError",
     "InvalidRequestError",
     "InvalidResponseError",
@@ -90,6 +92,8 @@ CODE_MESSAGES: dict[str, str] = {
     "journal_mismatch": "The batch journal was written for other items",
     "journal_in_use": "The batch journal is in use by another running batch",
     "placement_unknown": "The call may have been placed: its outcome was not recorded",
+    # Webhook deduplication (leases).
+    "event_in_progress": "Another worker is handling this webhook event; answer 409 so it is redelivered",
     "error": "The API reported an error without a token",
     # batch
     "invalid_concurrency": "concurrency must be a whole number of calls >= 1",
@@ -97,6 +101,14 @@ CODE_MESSAGES: dict[str, str] = {
     "invalid_interval": "interval must be a finite number of seconds > 0",
     "duplicate_batch_item": "Two batch items call the same number with the same objective and context",
     "batch_stopped": "The batch was stopped before this item was placed",
+    # input checks: malformed settings and arguments, and the command line's own refusals
+    "invalid_api_key": "The API key is malformed: it contains spaces, control or non-ASCII characters",
+    "invalid_base_url": "The base URL is the API's address alone, e.g. https://api.byourside.ai (no /v1)",
+    "unknown_field_key": "A field has a key other than name, type and description",
+    "invalid_fields": "fields must be a list of fields (dicts or FieldSpec) or a Pydantic model class",
+    "not_an_event": "The signature is valid, but the body is not a webhook event",
+    "invalid_row": "A batch row cannot be placed as written",
+    "duplicate_row": "A batch row repeats an earlier row (same number, objective and context)",
 }
 """A readable message for every known code, as 0.1.0 gave one."""
 
@@ -261,12 +273,23 @@ class ExtractionError(ByoursideError):
     """Typed extraction failed: a field the service cannot carry, or a value that does not fit.
 
     Nothing is lost: `raw` keeps the values as the service sent them, `field` names the field at
-    fault, and `call` (when the call was read) is the whole untyped call.
+    fault, and `call` (when the call was read) is the whole untyped call, or `event` (from
+    ``construct_event(..., fields=...)``) the whole untyped webhook event.
     """
 
     raw: dict[str, Any] | None = None
     field: str | None = None
     call: Any = None
+    event: Any = None
+
+
+class EventInProgressError(ByoursideError):
+    """A webhook delivery arrived while another worker holds the event's lease (`event_in_progress`).
+
+    Raised by handlers decorated with `WebhookDeduplicator.idempotent`. Answer it with a non-2xx
+    (409, its `status`), never a 2xx: the service then delivers the event again, and if the
+    worker handling it dies, the redelivery after its lease handles it. `call_id` is the event's.
+    """
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ HMAC-SHA256, keyed with the endpoint's webhook secret (``whsec_...``), of the ex
 * `verify_webhook` answers True or False and never raises: 0.1.0's function and promise.
 * `construct_event` verifies, then parses into a typed `WebhookEvent`, and says why it failed.
 * `sign_webhook` makes the header, for your tests.
-* `WebhookDeduplicator` makes a handler idempotent on ``eventId``: a retried delivery reuses it.
+* `WebhookDeduplicator` runs a handler once per ``eventId`` (a retried delivery reuses it), under a
+  lease kept in an `EventStore`: `InMemoryEventStore` (one process), `SqliteEventStore` (the
+  workers of one host) or `RedisEventStore` (several hosts; ``byourside[redis]``).
 
 Always verify the raw request body as received: JSON parsed and serialised again is different
 bytes, and no signature matches it.
@@ -19,22 +21,40 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import ValidationError
 
-from byourside._dedup import EventStore, InMemoryEventStore, WebhookDeduplicator
+from byourside._dedup import ClaimState, EventStore, InMemoryEventStore, WebhookDeduplicator
+from byourside._dedup_sqlite import SqliteEventStore
+from byourside._extraction import ModelT, retyped
 from byourside._models import WebhookEvent
 from byourside._signature import body_bytes, check_signature, hex_signature, secret_keys, valid_tolerance
-from byourside.errors import WebhookVerificationError
+from byourside.errors import ExtractionError, WebhookVerificationError
+
+if TYPE_CHECKING:
+    from byourside._dedup_redis import RedisEventStore
 
 __all__ = [
+    "ClaimState",
     "EventStore",
     "InMemoryEventStore",
+    "RedisEventStore",
+    "SqliteEventStore",
     "WebhookDeduplicator",
     "construct_event",
     "sign_webhook",
     "verify_webhook",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # RedisEventStore needs the optional redis package: loaded only when asked for.
+    if name == "RedisEventStore":
+        from byourside._dedup_redis import RedisEventStore
+
+        return RedisEventStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _MAX_LISTED_ERRORS = 3
 
@@ -89,6 +109,7 @@ def verify_webhook(
         return False
 
 
+@overload
 def construct_event(
     raw_body: str | bytes,
     signature_header: str | None,
@@ -96,16 +117,49 @@ def construct_event(
     tolerance: float = 300,
     *,
     now: float | None = None,
-) -> WebhookEvent:
+    fields: None = None,
+) -> WebhookEvent: ...
+
+
+@overload
+def construct_event(
+    raw_body: str | bytes,
+    signature_header: str | None,
+    secret: str | Sequence[str],
+    tolerance: float = 300,
+    *,
+    now: float | None = None,
+    fields: type[ModelT],
+) -> WebhookEvent[ModelT]: ...
+
+
+def construct_event(
+    raw_body: str | bytes,
+    signature_header: str | None,
+    secret: str | Sequence[str],
+    tolerance: float = 300,
+    *,
+    now: float | None = None,
+    fields: type[ModelT] | None = None,
+) -> WebhookEvent[Any]:
     """Verify a delivery as `verify_webhook` does, then parse it into a typed `WebhookEvent`.
 
-    Args are `verify_webhook`'s (note the order: body first, as in stripe's ``construct_event``).
+    Args are `verify_webhook`'s (note the order: body first, as in stripe's ``construct_event``),
+    and `fields`: the Pydantic model of the call's extracted values (the one given to
+    ``place_call(fields=...)``). With it the result is a ``WebhookEvent[Model]`` whose
+    `extracted` is checked and typed exactly as ``client.get_call(call_id, fields=Model)`` does
+    (``None`` on events that carry no values); `raw_extracted` keeps the values as sent.
 
     Raises:
         WebhookVerificationError: the delivery failed a check; ``reason`` says which
             (``missing_header``, ``malformed_header``, ``no_v1_signature``, ``timestamp_too_old``,
             ``timestamp_in_future``, ``signature_mismatch``, ``body_not_json``,
             ``body_not_event``) and the message says what to look at. Answer it with a 400.
+        ExtractionError: with `fields`, the delivery verified but its values do not fit the model:
+            code ``field_not_obtained`` (a required field is null or missing) or
+            ``extraction_mismatch`` (a value of the wrong type), with `field`, `raw` (the values as
+            sent), `call_id` and `event` (the untyped `WebhookEvent`). The service would send the
+            same values again, so acknowledge it (2xx) once you have kept or logged `raw`.
         TypeError: `raw_body` is not the raw body (parsed JSON, say) or `secret` is not a str or
             sequence of str; ValueError: a secret is empty or `tolerance` is negative. These are
             bugs in the receiving code, not bad deliveries, so they are not answered with a 400.
@@ -130,7 +184,18 @@ def construct_event(
     failure = check_signature(signature_header, body, keys, tolerance, current)
     if failure is not None:
         raise WebhookVerificationError(failure.message, failure.reason)
-    return _parse_event(body)
+    event = _parse_event(body)
+    return event if fields is None else typed_event(event, fields)
+
+
+def typed_event(event: WebhookEvent, model: type[ModelT]) -> WebhookEvent[ModelT]:
+    """`event` with its `extracted` values checked and typed as `model`; `raw_extracted` is kept."""
+    try:
+        return retyped(event, WebhookEvent[model], model)  # type: ignore[valid-type]
+    except ExtractionError as error:
+        error.call_id = event.call_id
+        error.event = event
+        raise
 
 
 def sign_webhook(raw_body: str | bytes, secret: str, timestamp: int | None = None) -> str:

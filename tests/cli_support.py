@@ -97,3 +97,33 @@ def run(
 def assert_no_secret(text: str) -> None:
     for secret in _LEAKS:
         assert secret not in text, f"a secret was printed: {text!r}"
+
+
+@dataclass
+class FakeServerProcess:
+    """A ``byourside fake-server`` process and the settings it printed (``BYOURSIDE_*`` names)."""
+
+    process: subprocess.Popen[bytes]
+    settings: dict[str, str]
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables a command needs to talk to it."""
+        return {name: self.settings[name] for name in ("BYOURSIDE_BASE_URL", "BYOURSIDE_API_KEY")}
+
+
+def start_fake_server(args: Sequence[str] = (), *, argv: Sequence[str] | None = None) -> FakeServerProcess:
+    """Start ``byourside fake-server --port 0 ARGS`` (or `argv`) and read the three settings lines
+    it prints once it is serving: a condition, no sleep."""
+    words = list(argv) if argv is not None else [*command(), "fake-server", "--port", "0", *args]
+    process = subprocess.Popen(
+        words, env=environment(key=None), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    settings: dict[str, str] = {}
+    for _ in range(3):
+        line = process.stdout.readline().decode().rstrip("\n")
+        assert "=" in line, (line, process.poll())
+        name, _, value = line.partition("=")
+        settings[name] = value
+    return FakeServerProcess(process, settings)

@@ -271,7 +271,7 @@ def test_usage_errors_exit_2_before_any_request(server: FakeServer) -> None:
 def test_a_missing_key_is_no_api_key_before_any_request(server: FakeServer) -> None:
     before = len(server.requests)
     done = run(["list"], server, key=None)
-    assert done.code == ExitCode.API_ERROR
+    assert done.code == ExitCode.USAGE  # refused before any request: a usage error
     assert done.stderr == "error: no_api_key: No API key: pass api_key= or set BYOURSIDE_API_KEY\n"
     assert done.stdout == ""
     assert len(server.requests) == before
@@ -298,22 +298,33 @@ def test_the_key_from_options_is_used_and_never_printed(server: FakeServer) -> N
     assert done.stderr.startswith("error: not_found: ")
 
 
-def test_api_errors_exit_1_with_the_code_and_message(server: FakeServer) -> None:
+def test_api_errors_exit_1_and_refusals_before_io_exit_2_with_the_code_and_message(
+    server: FakeServer,
+) -> None:
     stored = len(server.calls)
     unknown = start(["get", "call_does_not_exist"], server)
     blocked = start(["call", "--to", TEST_NUMBERS["blocked"], "--objective", "x"], server)
     insecure = start(["--base-url", "http://example.com", "list"], server)
     invalid = start(["call", "--to", "4155550123", "--objective", "x"], server)
     expected = {
-        unknown: "error: not_found: Call ID not found (HTTP 404)",
-        blocked: "error: destination_blocked: Destination not allowed (premium, IRSF, or unsupported "
-        "country) (HTTP 400)",
-        insecure: "error: insecure_base_url: The base URL must be https:// (plain http:// only to loopback)",
-        invalid: "error: invalid_number: Number must be E.164, e.g. +14155550123: got '4155550123'",
+        unknown: (ExitCode.API_ERROR, "error: not_found: Call ID not found (HTTP 404)"),
+        blocked: (
+            ExitCode.API_ERROR,
+            "error: destination_blocked: Destination not allowed (premium, IRSF, or unsupported "
+            "country) (HTTP 400)",
+        ),
+        insecure: (
+            ExitCode.USAGE,
+            "error: insecure_base_url: The base URL must be https:// (plain http:// only to loopback)",
+        ),
+        invalid: (
+            ExitCode.USAGE,
+            "error: invalid_number: Number must be E.164, e.g. +14155550123: got '4155550123'",
+        ),
     }
-    for process, line in expected.items():
+    for process, (code, line) in expected.items():
         done = finish(process)
-        assert done.code == ExitCode.API_ERROR
+        assert done.code == code, done.stderr
         assert done.stderr.splitlines()[0].startswith(line), done.stderr
         assert done.stderr.count("\n") == 1
         assert done.stdout == ""
@@ -322,9 +333,9 @@ def test_api_errors_exit_1_with_the_code_and_message(server: FakeServer) -> None
 
 def test_demo_runs_on_a_local_fake_server_without_a_key() -> None:
     done = run(["demo", "--to", TEST_NUMBERS["voicemail"]], key=None)
-    assert done.code == ExitCode.OK, done.stderr
+    assert done.code == ExitCode.VOICEMAIL, done.stderr  # as `call --wait` exits on a voicemail
     assert "Final status: voicemail" in done.stdout
-    assert done.stderr == ""
+    assert done.stderr == "the call ended voicemail (exit status 11)\n"
 
 
 def test_help_lists_every_command_and_exit_status() -> None:

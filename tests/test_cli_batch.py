@@ -193,7 +193,7 @@ def test_a_journal_of_another_csv_is_refused(server: FakeServer, tmp_path: Path)
     sent = len(server.requests)
     write_rows(tmp_path / "rows.csv", ROWS[:2])
     done = run(batch(tmp_path), server)
-    assert done.code == ExitCode.API_ERROR
+    assert done.code == ExitCode.USAGE  # refused before any request: the journal given is not this one
     assert "error: journal_mismatch:" in done.stderr
     assert len(server.requests) == sent
 

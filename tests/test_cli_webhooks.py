@@ -78,9 +78,8 @@ def test_verify_accepts_a_signed_body_and_prints_the_event() -> None:
         (EVENT + b" ", sign_webhook(EVENT, SECRET), "signature_mismatch"),
         (EVENT, sign_webhook(EVENT, SECRET, timestamp=int(time.time()) - 3600), "timestamp_too_old"),
         (EVENT, "v1=abc", "malformed_header"),
-        (b"not json", sign_webhook(b"not json", SECRET), "body_not_json"),
     ],
-    ids=["tampered", "replayed", "garbled", "not-json"],
+    ids=["tampered", "replayed", "garbled"],
 )
 def test_verify_rejects_with_the_reason_and_exit_4(body: bytes, header: str, reason: str) -> None:
     # The secret comes from the environment here: the other way to pass it.
@@ -159,7 +158,9 @@ def test_listen_json_prints_one_event_a_line_until_ctrl_c() -> None:
     process.send_signal(signal.SIGINT)
     done = finish(process)
     assert done.code == ExitCode.INTERRUPTED
-    events = [WebhookEvent.model_validate(json.loads(line)) for line in done.stdout.splitlines()]
+    printed = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line.pop("redelivery") for line in printed] == [False, True]
+    events = [WebhookEvent.model_validate(line) for line in printed]
     assert [event.event_id for event in events] == ["evt_cli_1", "evt_cli_1"]
     assert events[0].to_wire() == json.loads(EVENT)
     rejected, interrupted = done.stderr.splitlines()  # after the "listening on" line read above
@@ -179,27 +180,11 @@ def test_every_readme_command_line_parses() -> None:
     section = _readme_section()
     lines = [line for block in _blocks(section, "bash") for line in block.splitlines()]
     lines += re.findall(r"^\| `(byourside [^`]+)`", section, flags=re.MULTILINE)
-    commands = [re.sub(r"^call_id=\$\(|\).*$| [<>|] .*$", "", line) for line in lines if "byourside " in line]
+    commands = [
+        re.sub(r"^call_id=\$\(|\).*$| [<>|] .*$| &$", "", line) for line in lines if "byourside " in line
+    ]
     assert len(commands) >= 14
     for command in commands:
         words = shlex.split(command.replace("[", "").replace("]", "").replace("...", "+14155550123"))
         assert words[0] == "byourside", command
         build_parser().parse_args(words[1:])  # a usage error raises
-
-
-def test_the_readme_listen_example_receives_the_fake_servers_events() -> None:
-    section = _readme_section()
-    listen_line = next(line for line in _blocks(section, "bash")[-1].splitlines() if "listen" in line)
-    words = shlex.split(listen_line.replace("--port 8000", "--port 0"))
-    process = start([*words[1:], "--max-events", "2"])
-    url = _listening_url(process)
-    example = next(block for block in _blocks(section, "python") if "webhook_url" in block)
-    exec(compile(example.replace("http://127.0.0.1:8000/", url), "README.md", "exec"), {})  # noqa: S102
-    done = finish(process)
-    assert done.code == ExitCode.OK, done.stderr
-    printed = next(block for block in _blocks(section, "text") if block.startswith("listening on"))
-    expected = printed.replace("http://127.0.0.1:8000/", url).splitlines()
-    assert len(done.stdout.splitlines()) == len(expected) - 1
-    for line, shown in zip(done.stdout.splitlines(), expected[1:], strict=True):
-        pattern = re.sub(r"[0-9a-f]+\\\.\\\.\\\.", "[0-9a-f]+", re.escape(shown))
-        assert re.fullmatch(pattern, line), (line, shown)

@@ -29,7 +29,7 @@ def test_the_demo_prints_progress_then_the_final_status_summary_and_values() -> 
     assert f"Objective: {DEMO_OBJECTIVE}" in lines
     assert "Final status: completed" in lines
     assert any(line.startswith("Summary: The callee was reached") for line in lines)
-    assert lines[-2:] == ["  confirmed: True", "  new_time: 'tomorrow at 3pm'"]
+    assert lines[-2:] == ["  confirmed=true", "  new_time=tomorrow at 3pm"]  # name=value, as `get`
 
 
 def test_on_a_terminal_the_progress_stays_on_one_line() -> None:
@@ -45,16 +45,18 @@ def test_on_a_terminal_the_progress_stays_on_one_line() -> None:
 @pytest.mark.parametrize(("number", "status"), [(TEST_NUMBERS["voicemail"], "voicemail")])
 def test_the_demo_can_dial_any_test_number(number: str, status: str) -> None:
     out = io.StringIO()
-    assert run_demo(out, in_place=False, to=number, **FAST) == 0
+    assert run_demo(out, in_place=False, to=number, **FAST) == 11  # as `call --wait` exits
     assert f"Final status: {status}" in out.getvalue()
-    assert "  confirmed: None" in out.getvalue()
+    assert "  confirmed=null" in out.getvalue()
 
 
-def test_an_error_is_one_line_on_stderr_and_exit_status_1(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_error_is_one_line_on_stderr_as_every_command_prints_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out = io.StringIO()
-    assert run_demo(out, in_place=True, to=TEST_NUMBERS["never_ends"], timeout=0.3, **FAST) == 1
+    assert run_demo(out, in_place=True, to=TEST_NUMBERS["never_ends"], timeout=0.3, **FAST) == 3
     err = capsys.readouterr().err
-    assert err.startswith("demo failed: timeout: ")
+    assert err.startswith("error: timeout: ")
     assert err.count("\n") == 1
     assert "Final status" not in out.getvalue()
     assert out.getvalue().endswith("\n")
@@ -66,7 +68,7 @@ def test_python_m_byourside_demo_runs_the_readme_first_command() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Final status: completed" in done.stdout
-    assert "  confirmed: True" in done.stdout
+    assert "  confirmed=true" in done.stdout
     assert "\r" not in done.stdout  # not a terminal: plain lines
     assert done.stderr == ""
 

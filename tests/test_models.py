@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from byourside import TERMINAL_STATUSES, Call, CallList, FieldSpec, PlacedCall, WebhookEvent
 from byourside._generated import ErrorBody
+from byourside.errors import InvalidRequestError
 from tests import payloads
 
 
@@ -134,9 +135,9 @@ def test_models_populate_by_snake_case_name_too() -> None:
 def test_field_spec_defaults_to_string() -> None:
     spec = FieldSpec(name="confirmed")
     assert spec.type == "string"
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequestError, match="invalid_field_type"):
         FieldSpec.model_validate({"name": "x", "type": "date"})
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequestError, match="field_name_required"):
         FieldSpec.model_validate({"name": ""})
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from byourside import EventStore, InMemoryEventStore, WebhookDeduplicator, WebhookEvent
+from byourside.webhooks import ClaimState
 from tests import payloads
 
 
@@ -17,22 +18,38 @@ def event(event_id: str = "evt_1", name: str = "call.completed") -> WebhookEvent
 
 
 class RecordingStore:
-    """A user store: a plain set, recording what the deduplicator asked of it."""
+    """A user store: a plain dict, recording what the deduplicator asked of it."""
 
     def __init__(self) -> None:
-        self.ids: set[str] = set()
+        self.records: dict[str, tuple[str, str]] = {}
         self.calls: list[tuple[str, str]] = []
 
+    def claim(self, event_id: str, owner: str, lease_seconds: float) -> ClaimState:
+        self.calls.append(("claim", event_id))
+        record = self.records.get(event_id)
+        if record is not None:
+            return "done" if record[0] == "done" else "processing"
+        self.records[event_id] = ("processing", owner)
+        return "claimed"
+
+    def complete(self, event_id: str, owner: str) -> None:
+        self.calls.append(("complete", event_id))
+        self.records[event_id] = ("done", owner)
+
+    def release(self, event_id: str, owner: str) -> None:
+        self.calls.append(("release", event_id))
+        if self.records.get(event_id, ("", ""))[1] == owner:
+            del self.records[event_id]
+
+
+class AddIfNewStore:
+    """A store written for the earlier two-method interface."""
+
     def add_if_new(self, event_id: str) -> bool:
-        self.calls.append(("add_if_new", event_id))
-        if event_id in self.ids:
-            return False
-        self.ids.add(event_id)
         return True
 
     def discard(self, event_id: str) -> None:
-        self.calls.append(("discard", event_id))
-        self.ids.discard(event_id)
+        pass
 
 
 # --- InMemoryEventStore ---------------------------------------------------------------------------
@@ -134,7 +151,13 @@ def test_a_user_store_is_used_as_given() -> None:
     dedupe = WebhookDeduplicator(store_as_protocol)
     dedupe.seen(event("evt_9"))
     dedupe.forget("evt_9")
-    assert store.calls == [("add_if_new", "evt_9"), ("discard", "evt_9")]
+    assert store.calls == [("claim", "evt_9"), ("complete", "evt_9"), ("release", "evt_9")]
+    assert store.records == {}
+
+
+def test_a_store_of_the_earlier_add_if_new_interface_is_refused_naming_what_is_missing() -> None:
+    with pytest.raises(TypeError, match="no claim, complete, release method"):
+        WebhookDeduplicator(AddIfNewStore())  # type: ignore[arg-type]
 
 
 def test_store_and_maxsize_together_are_refused() -> None:
@@ -213,5 +236,5 @@ def test_idempotent_works_on_async_handlers() -> None:
 
 def test_repr_names_the_store() -> None:
     assert repr(WebhookDeduplicator(maxsize=3)) == (
-        "WebhookDeduplicator(store=InMemoryEventStore(maxsize=3, size=0))"
+        "WebhookDeduplicator(store=InMemoryEventStore(maxsize=3, size=0), lease_seconds=60)"
     )

@@ -1,4 +1,4 @@
-"""The README's webhook recipes, run: the Flask and FastAPI handlers, the SQLite store, every snippet.
+"""The README's webhook recipes, run: the Flask and FastAPI receivers (lease, typed event), every snippet.
 
 The code lives in ``tests/recipes/`` (so mypy --strict checks it) and the README must show each
 file verbatim; every other ``python`` block of the README's Webhooks section is executed. So the
@@ -10,9 +10,10 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import os
 import re
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +23,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from byourside import WebhookDeduplicator, sign_webhook
+from byourside import Client, sign_webhook
+from byourside.testing import FakeServer
 from tests import payloads
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "tests" / "recipes"
-RECIPE_FILES = ("flask_app.py", "fastapi_app.py", "sqlite_store.py")
+RECIPE_FILES = ("flask_app.py", "fastapi_app.py")
 SECRET = "whsec_recipe_test"
 PATH = "/webhooks/byourside"
 
@@ -48,8 +50,9 @@ def python_blocks() -> list[tuple[str | None, str | None, str]]:
 
 
 def load_recipe(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """A fresh copy of a recipe module (its own dedup store), imported as an app would be."""
+    """A fresh copy of a recipe module (its own SQLite dedup file), imported as an app would be."""
     monkeypatch.setenv("BYS_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("BYS_WEBHOOK_EVENTS_DB", os.path.join(tempfile.mkdtemp(), "events.sqlite3"))
     module_name = f"_recipe_{Path(name).stem}_{next(_fresh_names)}"
     spec = importlib.util.spec_from_file_location(module_name, RECIPES / name)
     assert spec is not None
@@ -229,41 +232,92 @@ def test_fastapi_answers_400_to_a_bad_delivery(
     assert capsys.readouterr().out == ""
 
 
-# --- the SQLite store -----------------------------------------------------------------------------
+# --- the lease: another worker's live claim, a worker that died -----------------------------------
 
 
-def test_sqlite_store_is_shared_between_workers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    recipe = load_recipe("sqlite_store.py", monkeypatch)
-    path = str(tmp_path / "events.sqlite3")
-    worker_a = WebhookDeduplicator(recipe.SqliteEventStore(path))
-    worker_b = WebhookDeduplicator(recipe.SqliteEventStore(path))  # another process, same file
-    assert worker_a.seen("evt_1") is False
-    assert worker_b.seen("evt_1") is True
-    worker_b.forget("evt_1")
-    assert worker_a.seen("evt_1") is False
-
-
-def test_sqlite_store_claims_each_id_once_under_concurrency(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize("recipe_name", RECIPE_FILES)
+def test_a_delivery_while_another_worker_holds_the_lease_gets_409_then_is_handled(
+    recipe_name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    recipe = load_recipe("sqlite_store.py", monkeypatch)
-    path = str(tmp_path / "events.sqlite3")
-    workers = 8
-    stores = [recipe.SqliteEventStore(path) for _ in range(workers)]
-    start = threading.Barrier(workers)
-    claims: list[bool] = []
-    lock = threading.Lock()
+    recipe = load_recipe(recipe_name, monkeypatch)
+    post = recipe_poster(recipe)
+    store = recipe.dedupe.store
+    body = delivery()
+    assert store.claim("evt_recipe_1", "another-worker", 60) == "claimed"  # it is handling the event
+    assert post(body, sign_webhook(body, SECRET)) == 409  # never a 2xx while unfinished
+    assert capsys.readouterr().out == ""
+    store.release("evt_recipe_1", "another-worker")  # that worker failed and let go
+    assert post(body, sign_webhook(body, SECRET)) == 204
+    assert post(body, sign_webhook(body, SECRET)) == 204  # done: acknowledged, not run again
+    assert capsys.readouterr().out.count("(evt_recipe_1)") == 1
 
-    def deliver(store: Any) -> None:
-        start.wait()
-        claimed = [store.add_if_new(f"evt_{i}") for i in range(10)]
-        with lock:
-            claims.extend(claimed)
 
-    threads = [threading.Thread(target=deliver, args=(store,)) for store in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert claims.count(True) == 10
-    assert len(claims) == 10 * workers
+@pytest.mark.parametrize("recipe_name", RECIPE_FILES)
+def test_an_event_whose_worker_died_is_handled_once_its_lease_expires(
+    recipe_name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = load_recipe(recipe_name, monkeypatch)
+    post = recipe_poster(recipe)
+    body = delivery()
+    recipe.dedupe.store.claim("evt_recipe_1", "killed-worker", 0.05)  # killed: it never finishes
+    deadline = time.monotonic() + 30
+    statuses = [post(body, sign_webhook(body, SECRET))]
+    while statuses[-1] == 409 and time.monotonic() < deadline:  # the service's redeliveries
+        statuses.append(post(body, sign_webhook(body, SECRET)))
+    assert statuses[-1] == 204
+    assert set(statuses[:-1]) <= {409}
+    assert capsys.readouterr().out.count("(evt_recipe_1)") == 1
+
+
+@pytest.mark.parametrize("recipe_name", RECIPE_FILES)
+def test_the_recipes_type_the_extracted_values_and_log_values_that_do_not_fit(
+    recipe_name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recipe = load_recipe(recipe_name, monkeypatch)
+    post = recipe_poster(recipe)
+    body = delivery()
+    assert post(body, sign_webhook(body, SECRET)) == 204
+    assert "summary: Confirmed.; confirmed: True" in capsys.readouterr().out
+    wrong = json.dumps(payloads.webhook_event("call.completed") | {
+        "eventId": "evt_recipe_wrong", "extracted": {"confirmed": "maybe"}}).encode()
+    assert post(wrong, sign_webhook(wrong, SECRET)) == 204
+    assert capsys.readouterr().out == ""  # not handled: logged with the values as sent
+    assert "Appointment.confirmed" in caplog.text
+    assert "values as sent: {'confirmed': 'maybe'}" in caplog.text
+
+
+def recipe_poster(recipe: ModuleType) -> Any:
+    """POST (body, header) to the recipe's route in-process; returns the status code."""
+    if hasattr(recipe.app, "test_client"):
+        return lambda body, header: post_flask(recipe, body, header).status_code
+    client = TestClient(recipe.app)
+    return lambda body, header: post_fastapi(client, body, header).status_code
+
+
+# --- FakeServer delivering into the recipe apps, no socket ---------------------------------------
+
+
+@pytest.mark.parametrize("recipe_name", RECIPE_FILES)
+def test_fake_server_delivers_a_calls_webhooks_into_the_recipe_app(
+    recipe_name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = load_recipe(recipe_name, monkeypatch)
+    apps = {"https://myapp.test": recipe.app}
+    with FakeServer(instant=True, webhook_secret=SECRET, webhook_apps=apps) as server, Client(
+        server.api_key, server.base_url
+    ) as client:
+        placed = client.place_call(
+            to="+14155550123",
+            objective="Confirm the appointment",
+            fields=recipe.Appointment,
+            webhook_url="https://myapp.test/webhooks/byourside",
+        )
+        deliveries = server.wait_for_webhooks(timeout=30)
+    assert [(d.event, d.status_code) for d in deliveries] == [
+        ("call.in_progress", 204),
+        ("call.completed", 204),
+    ]
+    out = capsys.readouterr().out
+    assert f"call.completed for call {placed.call_id}" in out
+    assert "confirmed: True" in out

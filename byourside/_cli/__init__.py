@@ -10,27 +10,30 @@ Installed as the ``byourside`` console script and as ``python -m byourside``::
         --journal run.jsonl --out results.csv     (one call per row, resumable)
     byourside webhooks verify --secret whsec_... --header 't=...,v1=...' < body.json
     byourside webhooks listen --port 8000 --secret whsec_...
+    byourside fake-server          (a local fake API, for scripts and tests in any language)
 
 The key comes from ``--api-key`` or ``BYOURSIDE_API_KEY``, the base URL from ``--base-url`` or
 ``BYOURSIDE_BASE_URL``; neither the key nor a webhook secret is ever printed. Data goes to stdout
-(``--json``: the wire JSON); progress, hints and errors go to stderr. An error is one line,
-``error: <code>: <message>``, never a traceback.
+(``--json``: the wire JSON, every call object carrying its id as both ``callId`` and ``id``);
+progress, hints and errors go to stderr. An error is one line, ``error: <code>: <message>``,
+never a traceback. The global options (``--json``, ``--api-key``, ``--base-url``) go before or
+after the command; a command with no use for one refuses it by name.
 
 Exit statuses:
 
-====  ===========================================================================
- 0    success; when waiting, the call ended ``completed``
- 1    an API, SDK or system error (``not_found``, ``no_api_key``, ``network_error``, a port in use)
- 2    usage error: bad or missing arguments
- 3    the wait timed out before the call ended (code ``timeout``)
- 4    ``webhooks verify``: the delivery did not verify (code ``invalid_signature``)
+====  ===============================================================================================
+0     success; when waiting, the call ended ``completed``
+1     an API, SDK or system error (``not_found``, ``unauthorized``, ``network_error``, a port in use)
+2     usage error: an argument or setting refused before any request (``no_api_key``, ...)
+3     the wait timed out before the call ended (code ``timeout``)
+4     ``webhooks verify``: ``invalid_signature``, or a valid signature on ``not_an_event``
 10    the call ended ``no_answer``
 11    the call ended ``voicemail``
 12    the call ended ``declined``
 13    the call ended ``failed``
 70    an unexpected error inside the command line (a bug: please report it)
 130   interrupted (Ctrl-C)
-====  ===========================================================================
+====  ===============================================================================================
 """
 
 from __future__ import annotations
@@ -77,8 +80,11 @@ def _silence_stdout() -> None:
         pass
 
 
-def main(argv: Sequence[str] | None = None, *, prog: str = "byourside") -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "byourside", command: str | None = None) -> int:
     """Run the command in `argv` (default: the process's arguments); returns the exit status.
+
+    With `command` (``"fake-server"``), `argv` holds that command's arguments alone and `prog`
+    names it: the entry point ``python -m byourside.testing`` is ``byourside fake-server``.
 
     Example:
         >>> main(["--version"])  # doctest: +ELLIPSIS
@@ -89,7 +95,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "byourside") -> int:
     stdin = getattr(sys.stdin, "buffer", None)
     console = Console(sys.stdout, sys.stderr, _secrets_typed(words), stdin=stdin)
     try:
-        args = build_parser(prog).parse_args(words)
+        parser = build_parser(prog)
+        if command is not None:
+            parser = parser.command(command)
+            parser.prog = prog
+        args = parser.parse_args(words)
         live = bool(getattr(sys.stderr, "isatty", lambda: False)())
         return int(run_command(args, console, live=live))
     except UsageError as error:

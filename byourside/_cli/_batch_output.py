@@ -43,24 +43,15 @@ class ResultsFile:
         self.as_json = path.suffix.lower() == ".jsonl"
         self._file: TextIO = path.open("w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._file)
-        self._held: dict[int, BatchResult[Any]] = {}
+        self._held: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._next = 0
         if not self.as_json:
             self._csv.writerow([*self.columns, *RESULT_COLUMNS, *self.fields])
             self._file.flush()
 
-    def add(self, result: BatchResult[Any]) -> None:
-        """Take one result; write it and any held ones that are now next in row order."""
-        self._held[result.index] = result
-        while self._next in self._held:
-            self._write(self._held.pop(self._next))
-            self._next += 1
-        self._file.flush()
-
-    def _write(self, result: BatchResult[Any]) -> None:
-        row = self.rows[result.index]
+    def add(self, result: BatchResult[Any], row: int | None = None) -> None:
+        """Take the result of row `row` (default: the result's index); write what is now in order."""
         error = result.error
-        extracted = (result.call.raw_extracted if result.call is not None else None) or {}
         outcome = {
             "status": result.status,
             "call_id": result.call_id,
@@ -68,6 +59,22 @@ class ResultsFile:
             "error_message": error.message if error is not None else None,
             "note": result.note,
         }
+        extracted = (result.call.raw_extracted if result.call is not None else None) or {}
+        self._hold(result.index if row is None else row, outcome, extracted)
+
+    def skip(self, row: int, code: str, message: str) -> None:
+        """Record row `row` as skipped (``--skip-bad-rows``): status ``skipped``, and why."""
+        outcome = {"status": "skipped", "call_id": None, "error_code": code, "error_message": message}
+        self._hold(row, {**outcome, "note": None}, {})
+
+    def _hold(self, row: int, outcome: dict[str, Any], extracted: dict[str, Any]) -> None:
+        self._held[row] = (outcome, extracted)
+        while self._next in self._held:
+            self._write(self.rows[self._next], *self._held.pop(self._next))
+            self._next += 1
+        self._file.flush()
+
+    def _write(self, row: Mapping[str, str], outcome: dict[str, Any], extracted: dict[str, Any]) -> None:
         if self.as_json:
             record = {"row": dict(row), **outcome, "extracted": extracted or None}
             self._file.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -9,14 +9,21 @@ from collections.abc import Callable
 from byourside._cli import _batch as batch
 from byourside._cli._console import Console, StatusLine
 from byourside._cli._exit import ExitCode, exit_for_status
+from byourside._cli._fake_server import serve
 from byourside._cli._listen import listen
-from byourside._cli._render import call_lines, calls_table, event_lines, placed_lines
+from byourside._cli._render import call_json, call_lines, calls_table, event_lines, placed_lines
 from byourside._models import Call
 from byourside.client import Client
-from byourside.errors import AuthenticationError, ByoursideError, InvalidRequestError, NotFoundError
+from byourside.errors import (
+    AuthenticationError,
+    ByoursideError,
+    InvalidRequestError,
+    NotFoundError,
+    WebhookVerificationError,
+)
 from byourside.webhooks import construct_event
 
-__all__ = ["COMMANDS", "WEBHOOK_SECRET_ENV", "run_command"]
+__all__ = ["COMMANDS", "GLOBALS_USED", "WEBHOOK_SECRET_ENV", "run_command"]
 
 WEBHOOK_SECRET_ENV = "BYOURSIDE_WEBHOOK_SECRET"  # noqa: S105 - a variable name, not a secret
 
@@ -34,7 +41,7 @@ def _as_json(args: argparse.Namespace) -> bool:
 
 def _show_call(call: Call, args: argparse.Namespace, console: Console) -> None:
     if _as_json(args):
-        console.json(call.to_wire())
+        console.json(call_json(call))
     else:
         console.lines(call_lines(call))
 
@@ -71,7 +78,7 @@ def place(args: argparse.Namespace, console: Console, live: bool) -> ExitCode:
         )
         if not args.wait:
             if _as_json(args):
-                console.json(placed.to_wire())
+                console.json(call_json(placed))
             else:
                 console.lines(placed_lines(placed))
             return ExitCode.OK
@@ -91,7 +98,7 @@ def recent(args: argparse.Namespace, console: Console, live: bool) -> ExitCode:
     with _client(args) as client:
         calls = client.list_calls(args.limit)
     if _as_json(args):
-        console.json([call.to_wire() for call in calls])
+        console.json([call_json(call) for call in calls])
     else:
         console.lines(calls_table(calls))
     return ExitCode.OK
@@ -104,12 +111,27 @@ def wait(args: argparse.Namespace, console: Console, live: bool) -> ExitCode:
 
 
 def demo(args: argparse.Namespace, console: Console, live: bool) -> int:
-    """``byourside demo``: the quick-start call on an in-process FakeServer (`byourside._demo`)."""
-    from byourside._demo import run_demo  # it starts a FakeServer: loaded only for this command
+    """``byourside demo``: the quick-start call on an in-process FakeServer (`byourside._demo`).
 
-    if args.to is None:
-        return run_demo(console.out)
-    return run_demo(console.out, to=args.to)
+    Its errors and exit statuses are every command's; with ``--json`` the story goes to stderr
+    and the call's JSON to stdout.
+    """
+    from byourside._demo import DEMO_NUMBER, demo_call, demo_result_lines  # starts a FakeServer
+
+    story = console.err if _as_json(args) else console.out
+    call = demo_call(story, in_place=live if _as_json(args) else None, to=args.to or DEMO_NUMBER)
+    if _as_json(args):
+        console.json(call_json(call))
+    else:
+        console.lines(demo_result_lines(call))
+    code = exit_for_status(call.status)
+    if code != ExitCode.OK:
+        console.note(f"the call ended {call.status} (exit status {int(code)})")
+    return code
+
+
+NOT_AN_EVENT = frozenset({"body_not_json", "body_not_event"})
+"""`construct_event`'s reasons given after the signature verified."""
 
 
 def _webhook_secrets(args: argparse.Namespace) -> list[str]:
@@ -125,7 +147,17 @@ def verify(args: argparse.Namespace, console: Console, live: bool) -> ExitCode:
     A failed check raises `WebhookVerificationError`; `main` prints its reason (exit status 4).
     """
     secrets = _webhook_secrets(args)
-    event = construct_event(console.read_input(), args.header, secrets, args.tolerance)
+    try:
+        event = construct_event(console.read_input(), args.header, secrets, args.tolerance)
+    except WebhookVerificationError as error:
+        if error.reason not in NOT_AN_EVENT:
+            raise
+        # The signature checks passed: saying `invalid_signature` would send the reader to the
+        # wrong place. The body is what is wrong.
+        console.error(
+            "not_an_event", f"the signature is valid, but the body is not a webhook event: {error.message}"
+        )
+        return ExitCode.WEBHOOK_REJECTED
     if _as_json(args):
         console.json(event.to_wire())
     else:
@@ -155,9 +187,42 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console, bool], int]] = {
     "batch": batch.run,
     "webhooks verify": verify,
     "webhooks listen": receive,
+    "fake-server": serve,
+}
+
+_API = ("api_key", "base_url")
+GLOBALS_USED: dict[str, tuple[str, ...]] = {
+    "call": (*_API, "json"),
+    "get": (*_API, "json"),
+    "list": (*_API, "json"),
+    "wait": (*_API, "json"),
+    "batch": _API,
+    "demo": ("json",),
+    "webhooks verify": ("json",),
+    "webhooks listen": ("json",),
+    "fake-server": ("api_key", "json"),
+}
+"""The global options each command uses; given to another, they are refused by name."""
+
+_WHY_NOT = {
+    "batch": {"json": "its results go to --out (a path ending .jsonl writes JSON lines)"},
+    "demo": {"api_key": "it runs its own local server", "base_url": "it runs its own local server"},
+    "fake-server": {"base_url": "it is the server (--port chooses where)"},
 }
 
 
+def _refuse_unused_globals(args: argparse.Namespace) -> None:
+    for dest in ("api_key", "base_url", "json"):
+        if dest in vars(args) and dest not in GLOBALS_USED[args.run]:
+            why = _WHY_NOT.get(args.run, {}).get(dest, "it talks to no API")
+            option = "--" + dest.replace("_", "-")
+            args.command_parser.error(f"{option} does not apply to `{args.run}`: {why}")
+
+
 def run_command(args: argparse.Namespace, console: Console, *, live: bool) -> int:
-    """Run the command `args` names; `live`: stderr is a terminal (the status line redraws)."""
+    """Run the command `args` names; `live`: stderr is a terminal (the status line redraws).
+
+    A global option the command does not use is a usage error, wherever it was typed.
+    """
+    _refuse_unused_globals(args)
     return COMMANDS[args.run](args, console, live)

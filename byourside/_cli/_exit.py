@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
 
-from byourside.errors import ByoursideError, WaitTimeoutError, WebhookVerificationError
+from byourside.errors import (
+    AuthenticationError,
+    ByoursideError,
+    ExtractionError,
+    InvalidRequestError,
+    NotFoundError,
+    WaitTimeoutError,
+    WebhookVerificationError,
+)
 
 __all__ = [
+    "COMMAND_EXITS",
     "EXIT_DESCRIPTIONS",
     "EXIT_FOR_STATUS",
     "ExitCode",
     "exit_codes_help",
     "exit_for_error",
     "exit_for_status",
+    "is_usage_error",
 ]
 
 
@@ -35,11 +46,13 @@ class ExitCode(IntEnum):
 EXIT_DESCRIPTIONS: dict[ExitCode, str] = {
     ExitCode.OK: "success; when waiting, the call ended `completed`",
     ExitCode.API_ERROR: (
-        "an API, SDK or system error (`not_found`, `no_api_key`, `network_error`, a port in use)"
+        "an API, SDK or system error (`not_found`, `unauthorized`, `network_error`, a port in use)"
     ),
-    ExitCode.USAGE: "usage error: bad or missing arguments",
+    ExitCode.USAGE: "usage error: an argument or setting refused before any request (`no_api_key`, ...)",
     ExitCode.WAIT_TIMEOUT: "the wait timed out before the call ended (code `timeout`)",
-    ExitCode.WEBHOOK_REJECTED: "`webhooks verify`: the delivery did not verify (code `invalid_signature`)",
+    ExitCode.WEBHOOK_REJECTED: (
+        "`webhooks verify`: `invalid_signature`, or a valid signature on `not_an_event`"
+    ),
     ExitCode.NO_ANSWER: "the call ended `no_answer`",
     ExitCode.VOICEMAIL: "the call ended `voicemail`",
     ExitCode.DECLINED: "the call ended `declined`",
@@ -48,6 +61,22 @@ EXIT_DESCRIPTIONS: dict[ExitCode, str] = {
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 """One line per exit status, for ``--help`` and the README's table."""
+
+_ALWAYS = (ExitCode.USAGE, ExitCode.INTERNAL, ExitCode.INTERRUPTED)
+_ENDED = (ExitCode.NO_ANSWER, ExitCode.VOICEMAIL, ExitCode.DECLINED, ExitCode.FAILED)
+_WAITING = (ExitCode.OK, ExitCode.API_ERROR, ExitCode.WAIT_TIMEOUT, *_ENDED, *_ALWAYS)
+
+COMMAND_EXITS: dict[str, tuple[ExitCode, ...]] = {
+    "call": _WAITING,
+    "get": (ExitCode.OK, ExitCode.API_ERROR, *_ALWAYS),
+    "list": (ExitCode.OK, ExitCode.API_ERROR, *_ALWAYS),
+    "wait": _WAITING,
+    "demo": _WAITING,
+    "webhooks verify": (ExitCode.OK, ExitCode.WEBHOOK_REJECTED, *_ALWAYS),
+    "webhooks listen": (ExitCode.OK, ExitCode.API_ERROR, *_ALWAYS),
+    "fake-server": (ExitCode.OK, ExitCode.API_ERROR, ExitCode.USAGE, ExitCode.INTERNAL),
+}
+"""The exit statuses each command can return, for its ``--help`` (``batch`` writes its own)."""
 
 EXIT_FOR_STATUS: dict[str, ExitCode] = {
     "completed": ExitCode.OK,
@@ -79,6 +108,8 @@ def exit_for_error(error: ByoursideError) -> ExitCode:
         >>> int(exit_for_error(NotFoundError("Call ID not found", 404, "not_found")))
         1
     """
+    if is_usage_error(error):
+        return ExitCode.USAGE
     if isinstance(error, WaitTimeoutError):
         return ExitCode.WAIT_TIMEOUT
     if isinstance(error, WebhookVerificationError):
@@ -86,6 +117,31 @@ def exit_for_error(error: ByoursideError) -> ExitCode:
     return ExitCode.API_ERROR
 
 
-def exit_codes_help() -> str:
-    """The exit statuses as an aligned plain-text list, for ``--help``."""
-    return "\n".join(f"  {int(code):>3}  {text.replace('`', '')}" for code, text in EXIT_DESCRIPTIONS.items())
+# Refused before I/O, but not the arguments' fault: another batch holds the journal.
+_NOT_ARGUMENT_PROBLEMS = frozenset({"journal_in_use"})
+
+
+def is_usage_error(error: ByoursideError) -> bool:
+    """Whether `error` is the SDK refusing an argument or setting before any request was sent.
+
+    Such a refusal is a usage error (exit status 2) whichever check caught it, argparse's or the
+    SDK's: an invalid number, no key or a malformed one, an empty call id, an unsupported field.
+
+    Example:
+        >>> from byourside.errors import InvalidRequestError
+        >>> is_usage_error(InvalidRequestError("Number must be E.164", 0, "invalid_number"))
+        True
+        >>> is_usage_error(InvalidRequestError("Destination not allowed", 400, "destination_blocked"))
+        False
+    """
+    if error.status != 0 or error.may_have_placed or error.code in _NOT_ARGUMENT_PROBLEMS:
+        return False
+    if isinstance(error, ExtractionError):
+        return error.code == "unsupported_field"
+    return isinstance(error, (InvalidRequestError, AuthenticationError, NotFoundError))
+
+
+def exit_codes_help(codes: Iterable[ExitCode] = tuple(ExitCode)) -> str:
+    """The exit statuses `codes` (default: all) as an aligned plain-text list, for ``--help``."""
+    lines = (f"  {int(code):>3}  {EXIT_DESCRIPTIONS[code].replace('`', '')}" for code in sorted(codes))
+    return "\n".join(lines)

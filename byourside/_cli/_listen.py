@@ -1,7 +1,8 @@
 """``byourside webhooks listen``: a local webhook receiver for wiring and debugging a handler.
 
 Each POST is verified with `construct_event`, exactly as a handler should: a delivery that
-verifies is answered 200 and printed as a typed event (one JSON object a line with ``--json``);
+verifies is answered 200 and printed as a typed event (with ``--json``, one JSON object a line:
+the event's wire JSON and ``"redelivery": true`` or ``false``);
 one that does not is answered 400 (the service's expectation) and its failed check is printed on
 stderr. Deliveries are handled one at a time, in arrival order, so the output never interleaves.
 A redelivery (an ``eventId`` seen before) is answered 200 again and marked as such.
@@ -65,7 +66,7 @@ class WebhookReceiver(HTTPServer):
         self.accepted += 1
         redelivery = not self.seen.add_if_new(event.event_id)
         if self.as_json:
-            self.console.json(event.to_wire(), compact=True)
+            self.console.json({**event.to_wire(), "redelivery": redelivery}, compact=True)
         else:
             self.console.lines(event_lines(event, redelivery=redelivery))
         return 200, {"received": True}

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from byourside._cli._exit import exit_codes_help
+from byourside._cli._exit import COMMAND_EXITS, exit_codes_help
 from byourside._models import FieldSpec
 from byourside._validation import FIELD_TYPES
 from byourside._version import __version__
@@ -27,12 +27,11 @@ key is never printed. --json prints the wire JSON on stdout, for scripts; progre
 to stderr. Try it without a key or network: `byourside demo`.
 """
 
-EPILOG = f"""\
-exit status:
-{exit_codes_help()}
-
-Errors print `error: <code>: <message>` on stderr.
-"""
+def epilog(command: str | None = None) -> str:
+    """The ``exit status:`` block of `command`'s ``--help`` (every status for the top level)."""
+    codes = COMMAND_EXITS[command] if command is not None else None
+    listed = exit_codes_help() if codes is None else exit_codes_help(codes)
+    return f"exit status:\n{listed}\n\nErrors print `error: <code>: <message>` on stderr.\n"
 
 
 class UsageError(Exception):
@@ -55,6 +54,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(self.format_usage(), f"{self.prog}: error: {message}\n")
+
+    def command(self, name: str) -> Parser:
+        """The parser of the (top-level) command `name`, e.g. ``"fake-server"``."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+                sub: Parser = action.choices[name]
+                return sub
+        raise KeyError(name)
 
 
 def parse_field(text: str) -> FieldSpec:
@@ -137,8 +144,9 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser(prog: str = "byourside") -> Parser:
     """The parser of every command. Each command sets ``run`` to its name (``"webhooks verify"``)."""
-    # Global options are accepted before or after the command (`byourside --json list` and
+    # Global options are accepted before or after every command (`byourside --json list` and
     # `byourside list --json`); SUPPRESS keeps a subcommand's unset copy from hiding the other.
+    # A command an option does not apply to refuses it by name (`_commands.GLOBALS_USED`).
     api = Parser(add_help=False)
     api.add_argument(
         "--api-key",
@@ -176,25 +184,33 @@ def build_parser(prog: str = "byourside") -> Parser:
         prog=prog,
         parents=[api, output],
         description=DESCRIPTION,
-        epilog=EPILOG,
+        epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str, parents: list[Parser]) -> Parser:
-        sub = commands.add_parser(
+    def command(
+        name: str,
+        help_text: str,
+        parents: list[Parser],
+        group: Any = commands,
+        run: str | None = None,
+        shared: tuple[Parser, ...] = (api, output),
+    ) -> Parser:
+        run = run or name
+        sub: Parser = group.add_parser(
             name,
-            parents=parents,
+            parents=[*parents, *shared],
             help=help_text,
             description=f"{help_text[0].upper()}{help_text[1:]}.",
-            epilog=EPILOG,
+            epilog=epilog(run) if run in COMMAND_EXITS else None,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sub.set_defaults(run=name, command_parser=sub)
+        sub.set_defaults(run=run, command_parser=sub)
         return sub
 
-    call = command("call", "place a call (and with --wait, wait for it to end)", [api, output])
+    call = command("call", "place a call (and with --wait, wait for it to end)", [])
     call.add_argument(
         "--to", required=True, metavar="NUMBER", help="the number to call, E.164 (+14155550123)"
     )
@@ -217,10 +233,10 @@ def build_parser(prog: str = "byourside") -> Parser:
     )
     _add_wait_options(call)
 
-    get = command("get", "show one call", [api, output])
-    get.add_argument("call_id", metavar="CALL_ID")
+    get = command("get", "show one call", [])
+    get.add_argument("call_id", metavar="CALL_ID", help="the call's id (call_...), as `call` printed it")
 
-    recent = command("list", "list recent calls, newest first", [api, output])
+    recent = command("list", "list recent calls, newest first", [])
     recent.add_argument(
         "--limit",
         type=_int_between(1, 100),
@@ -229,48 +245,70 @@ def build_parser(prog: str = "byourside") -> Parser:
         help="at most N calls, 1-100 (default: 20)",
     )
 
-    wait = command("wait", "wait for a call to end; the exit status says how it ended", [api, output])
-    wait.add_argument("call_id", metavar="CALL_ID")
+    wait = command("wait", "wait for a call to end; the exit status says how it ended", [])
+    wait.add_argument("call_id", metavar="CALL_ID", help="the call's id (call_...), as `call` printed it")
     _add_wait_options(wait)
 
     from byourside._cli import _batch  # its own module: the batch command's options and checks
 
-    _batch.add_arguments(command("batch", _batch.HELP, [api]))
+    _batch.add_arguments(command("batch", _batch.HELP, []))
 
     demo = command("demo", "place the quick-start call on a local fake server (no key, no network)", [])
     demo.add_argument(
         "--to", metavar="NUMBER", help="a test number of the fake server, to see another outcome"
     )
 
+
+    webhook_exits = COMMAND_EXITS["webhooks listen"]
     webhooks = commands.add_parser(
-        "webhooks", help="verify webhook deliveries", description="Verify webhook deliveries."
+        "webhooks",
+        parents=[api, output],
+        help="verify webhook deliveries",
+        description="Verify webhook deliveries.",
+        epilog=f"exit status:\n{exit_codes_help(set(COMMAND_EXITS['webhooks verify'] + webhook_exits))}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    webhooks.set_defaults(command_parser=webhooks)
     webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
 
-    verify = webhook_commands.add_parser(
+    verify = command(
         "verify",
-        parents=[secret, output],
-        help="check one delivery: the body on stdin, its X-BYS-Signature header as --header",
-        description="Check one delivery: the raw body on stdin, its X-BYS-Signature header as "
-        "--header. Exit status 0 when it verifies, 4 (and the failed check) when not.",
+        "check one delivery: the body on stdin, its X-BYS-Signature header as --header",
+        [secret],
+        webhook_commands,
+        "webhooks verify",
     )
-    verify.set_defaults(run="webhooks verify", command_parser=verify)
+    verify.description = (
+        "Check one delivery: the raw body on stdin, its X-BYS-Signature header as --header. Exit "
+        "status 0 when it verifies, 4 (and the failed check) when not."
+    )
     verify.add_argument("--header", required=True, metavar="'t=...,v1=...'", help="the X-BYS-Signature value")
 
-    listen = webhook_commands.add_parser(
+    listen = command(
         "listen",
-        parents=[secret, output],
-        help="receive deliveries locally: verify each, answer 200 or 400, print each event",
-        description="Run a local webhook receiver: verify each delivery, answer 200 (or 400 when it "
-        "does not verify, as the service expects) and print each event; --json prints one JSON "
-        "object a line. Stops on Ctrl-C.",
+        "receive deliveries locally: verify each, answer 200 or 400, print each event",
+        [secret],
+        webhook_commands,
+        "webhooks listen",
     )
-    listen.set_defaults(run="webhooks listen", command_parser=listen)
+    listen.description = (
+        "Run a local webhook receiver: verify each delivery, answer 200 (or 400 when it does not "
+        "verify, as the service expects) and print each event; --json prints one JSON object a "
+        'line, with "redelivery": true or false. Stops on Ctrl-C.'
+    )
     listen.add_argument(
-        "--port", type=_int_between(0, 65535), default=8000, help="default: 8000; 0 picks one"
+        "--port",
+        type=_int_between(0, 65535),
+        default=8000,
+        help="the port to listen on (default: 8000; 0 picks a free one)",
     )
     listen.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
     listen.add_argument(
         "--max-events", type=_int_between(1, 2**31), metavar="N", help="exit after N verified deliveries"
     )
+
+    from byourside._cli import _fake_server  # its own module, shared with `python -m byourside.testing`
+
+    # Its own --api-key (the key it accepts), so only --json is shared.
+    _fake_server.add_arguments(command("fake-server", _fake_server.HELP, [], shared=(output,)))
     return parser

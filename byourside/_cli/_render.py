@@ -9,7 +9,15 @@ from typing import Any
 
 from byourside._models import Call, PlacedCall, WebhookEvent
 
-__all__ = ["call_lines", "calls_table", "event_lines", "one_line", "placed_lines", "value_text"]
+__all__ = [
+    "call_json",
+    "call_lines",
+    "calls_table",
+    "event_lines",
+    "one_line",
+    "placed_lines",
+    "value_text",
+]
 
 # A terminal escape sequence as a whole (CSI ... final byte), else any single control character.
 _CONTROL = re.compile(r"(?:\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f])+")
@@ -44,6 +52,20 @@ def value_text(value: Any) -> str:
     if isinstance(value, str) and value == one_line(value) and value:
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+def call_json(call: Call[Any] | PlacedCall) -> dict[str, Any]:
+    """A call object as ``--json`` prints it: the wire JSON, carrying its id as both ``callId`` and
+    ``id`` (the service uses each in places), so ``jq -r .callId`` works on every command's output.
+
+    Example:
+        >>> call_json(PlacedCall.model_validate({"callId": "c1", "status": "queued"}))
+        {'callId': 'c1', 'id': 'c1', 'status': 'queued'}
+        >>> call_json(Call.model_validate({"id": "c2", "status": "completed"}))
+        {'callId': 'c2', 'id': 'c2', 'status': 'completed'}
+    """
+    wire = call.to_wire()
+    return {"callId": call.call_id, "id": call.call_id, **wire}
 
 
 def _labelled(pairs: Sequence[tuple[str, str]]) -> list[str]:

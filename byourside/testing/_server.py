@@ -9,7 +9,7 @@ the clock (`_clock`), the limits (`_limits`), the faults (`_faults`) and webhook
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Literal
@@ -52,6 +52,10 @@ class FakeServer:
         minute_cap: outbound minutes per key before ``over_minute_cap``; None: no cap.
         webhook_retry_delays: real seconds before each redelivery of a failed webhook; its length
             is the number of redeliveries.
+        webhook_apps: in-process apps to deliver webhooks to, by origin: with
+            ``{"https://myapp.test": app}`` (a Flask/WSGI or FastAPI/ASGI app object), an event
+            whose ``webhookUrl`` is on ``https://myapp.test`` goes straight into ``app``, no
+            socket. Any other loopback URL is delivered over HTTP.
         list_id_key: the key list items carry their id under (the docs show ``callId``).
         port: the port to listen on; 0 picks a free one.
 
@@ -82,6 +86,7 @@ class FakeServer:
         rate_window: float = 1.0,
         minute_cap: int | None = None,
         webhook_retry_delays: Sequence[float] = (0.1, 0.5, 2.0),
+        webhook_apps: Mapping[str, object] | None = None,
         list_id_key: Literal["callId", "id"] = "callId",
         port: int = 0,
     ) -> None:
@@ -100,7 +105,7 @@ class FakeServer:
         self._faults = FaultQueue()
         self._rate_limiter = RateLimiter(rate_limit, rate_window)
         self._ledger = MinuteLedger(minute_cap)
-        self._webhooks = WebhookDispatcher(webhook_secret, webhook_retry_delays)
+        self._webhooks = WebhookDispatcher(webhook_secret, webhook_retry_delays, apps=webhook_apps)
         self._requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
         self._catch_up_lock = threading.Lock()

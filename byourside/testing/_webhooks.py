@@ -9,7 +9,9 @@ attempt (a receiver checks it against its own clock).
 
 A reply other than 2xx, or no reply, is retried after each of ``retry_delays`` (real seconds) with
 the same body and ``eventId``; then the event is given up. The fake never sends anything off this
-machine: a URL whose host is not loopback is recorded as refused and never contacted.
+machine: a URL whose host is not loopback is recorded as refused and never contacted, unless its
+origin is one of ``webhook_apps``: then the event goes into that in-process WSGI or ASGI app
+(`byourside.testing._app_delivery`), with no socket.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from byourside import _generated as wire
 from byourside._models import TERMINAL_STATUSES
+from byourside.testing._app_delivery import AppDelivery, match_app_origin
 from byourside.testing._guardrails import is_loopback_host
 from byourside.testing._store import Transition
 from byourside.webhooks import sign_webhook
@@ -104,9 +107,16 @@ def event_for(transition: Transition) -> tuple[str, str, bytes] | None:
 class WebhookDispatcher:
     """Delivers events from one background thread, in due order, and records every attempt."""
 
-    def __init__(self, secret: str, retry_delays: Sequence[float], timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        secret: str,
+        retry_delays: Sequence[float],
+        timeout: float = 5.0,
+        apps: Mapping[str, object] | None = None,
+    ) -> None:
         if any(delay < 0 for delay in retry_delays):
             raise ValueError("webhook retry delays must not be negative")
+        self.apps = AppDelivery(apps or {})
         self.secret = secret
         self.retry_delays = tuple(retry_delays)
         self.timeout = timeout
@@ -132,6 +142,7 @@ class WebhookDispatcher:
         if self._thread is not None:
             self._thread.join(timeout=self.timeout + 1)
             self._thread = None
+            self.apps.close()
 
     def send(self, transition: Transition) -> None:
         """Queue the event of ``transition`` for its call's webhook URL, if it has one."""
@@ -199,9 +210,18 @@ class WebhookDispatcher:
 
     def _attempt(self, job: _Job) -> WebhookDelivery:
         parts = urlsplit(job.url)
-        if not is_loopback_host(parts.hostname):
+        app_origin = match_app_origin(self.apps.apps, job.url)
+        if app_origin is None and not is_loopback_host(parts.hostname):
             return self._record(job, None, None, "refused")
         signature = sign_webhook(job.body, self.secret)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "byourside-fake-server",
+            "X-BYS-Signature": signature,
+        }
+        if app_origin is not None:
+            status, error = self.apps.post(app_origin, job.url, job.body, headers)
+            return self._record(job, signature, status, error)
         connection_type = (
             http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         )
@@ -209,11 +229,6 @@ class WebhookDispatcher:
         path = parts.path or "/"
         if parts.query:
             path = f"{path}?{parts.query}"
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "byourside-fake-server",
-            "X-BYS-Signature": signature,
-        }
         try:
             connection.request("POST", path, body=job.body, headers=headers)
             response = connection.getresponse()

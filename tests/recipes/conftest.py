@@ -4,4 +4,4 @@ They read ``BYS_WEBHOOK_SECRET`` at import, as a real app does; the recipe tests
 load a fresh copy of each, so pytest's ``--doctest-modules`` must not import them on its own.
 """
 
-collect_ignore = ["fastapi_app.py", "flask_app.py", "sqlite_store.py"]
+collect_ignore = ["fastapi_app.py", "flask_app.py"]

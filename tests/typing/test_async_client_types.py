@@ -75,8 +75,8 @@ async def every_method(client: AsyncClient) -> None:
     assert_type(batch.stop(), None)
     untyped = client.place_calls([{"to": "+14155550125", "objective": "Confirm"}], interval=0.01)
     assert_type(untyped, AsyncBatchRun[dict[str, Any]])
-    async for plain in untyped:
-        assert_type(plain.call, Call[dict[str, Any]] | None)
+    async for row in untyped:
+        assert_type(row.call, Call[dict[str, Any]] | None)
 
     assert_type(client.base_url, str)
     assert_type(client.timeout, tuple[float, float])

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from typing_extensions import assert_type
 
 from byourside import (
     EventStore,
     InMemoryEventStore,
+    RedisEventStore,
+    SqliteEventStore,
     WebhookDeduplicator,
     WebhookEvent,
     construct_event,
@@ -26,14 +29,41 @@ def check_functions(header: str | None, body: bytes, text: str) -> None:
     assert_type(sign_webhook(body, "whsec_x", timestamp=1), str)
 
 
+class Appointment(BaseModel):
+    confirmed: bool
+
+
+def check_typed_event(header: str | None, body: bytes) -> None:
+    event = construct_event(body, header, "whsec_x", fields=Appointment)
+    assert_type(event, WebhookEvent[Appointment])
+    assert_type(event.extracted, Appointment | None)
+    assert_type(event.raw_extracted, dict[str, Any] | None)
+    untyped = construct_event(body, header, "whsec_x", 60, now=1.0)
+    assert_type(untyped, WebhookEvent)
+    assert_type(untyped, WebhookEvent[dict[str, Any]])
+    assert_type(untyped.extracted, dict[str, Any] | None)
+
+
+def check_typed_handler(dedupe: WebhookDeduplicator, event: WebhookEvent[Appointment]) -> None:
+    @dedupe.idempotent
+    def handle(received: WebhookEvent[Appointment]) -> bool:
+        return received.extracted is not None and received.extracted.confirmed
+
+    assert_type(handle(event), bool | None)
+
+
 def check_reason(error: WebhookVerificationError) -> None:
     assert_type(error.reason, WebhookFailureReason)
 
 
 def check_stores() -> None:
     store: EventStore = InMemoryEventStore(maxsize=10)
-    dedupe = WebhookDeduplicator(store)
+    dedupe = WebhookDeduplicator(store, lease_seconds=30)
     assert_type(dedupe.seen("evt_1"), bool)
+    shared: EventStore = SqliteEventStore("events.sqlite3", retention_seconds=3600)
+    several_hosts: EventStore = RedisEventStore(url="redis://127.0.0.1:6379/0")
+    assert_type(shared.claim("evt_1", "owner", 60), Literal["claimed", "processing", "done"])
+    several_hosts.complete("evt_1", "owner")
 
 
 class CompletedEvent(WebhookEvent):
