@@ -77,5 +77,5 @@ def model_of(fields: object) -> type[BaseModel] | None:
     raise InvalidRequestError(
         f"fields must be a Pydantic model class or a list of fields, got the class {fields.__name__}",
         0,
-        "field_name_required",
+        "invalid_fields",
     )

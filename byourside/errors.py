@@ -6,10 +6,12 @@ root for everything, or a subclass for what you handle differently::
 
     ByoursideError                      .code .status .message .body .request_id .may_have_placed
                                         .call_id
-    ├── AuthenticationError             unauthorized, no_api_key
+    ├── AuthenticationError             unauthorized, no_api_key, invalid_api_key
     ├── InvalidRequestError             to_required, objective_required, invalid_number,
     │                                   destination_blocked, caller_id_not_owned, too_many_fields,
     │                                   invalid_field_type, and the SDK's checks before any I/O
+    │                                   (invalid_base_url, invalid_fields, unknown_field_key,
+    │                                   invalid_timeout, invalid_interval, ...: `CODE_MESSAGES`)
     ├── NotFoundError                   not_found
     ├── RateLimitError                  rate_limited (.retry_after)
     ├── UsageCapError                   over_minute_cap (never retried)

@@ -239,6 +239,10 @@ def test_items_that_are_not_placements_are_refused_before_anything_is_sent() -> 
         with pytest.raises(InvalidRequestError) as too_many:
             client.place_calls(items(1), fields=[{"name": f"f{i}"} for i in range(21)])
         assert too_many.value.code == "too_many_fields"
+        for not_fields in (dict, "confirmed", {"name": "confirmed"}):
+            with pytest.raises(InvalidRequestError) as wrong_kind:
+                client.place_calls(items(1), fields=not_fields)  # type: ignore[arg-type]
+            assert wrong_kind.value.code == "invalid_fields"
         for options in ({"concurrency": 0}, {"concurrency": 1.5}, {"timeout": -1}, {"interval": "1"}):
             with pytest.raises(InvalidRequestError, match=next(iter(options))) as refused:
                 client.place_calls(items(1), **options)

@@ -188,6 +188,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Console, bool], int]] = {
     "webhooks verify": verify,
     "webhooks listen": receive,
     "fake-server": serve,
+    "mcp": lambda args, console, live: _mcp_serve(args),
 }
 
 _API = ("api_key", "base_url")
@@ -201,6 +202,7 @@ GLOBALS_USED: dict[str, tuple[str, ...]] = {
     "webhooks verify": ("json",),
     "webhooks listen": ("json",),
     "fake-server": ("api_key", "json"),
+    "mcp": ("base_url",),
 }
 """The global options each command uses; given to another, they are refused by name."""
 
@@ -208,6 +210,11 @@ _WHY_NOT = {
     "batch": {"json": "its results go to --out (a path ending .jsonl writes JSON lines)"},
     "demo": {"api_key": "it runs its own local server", "base_url": "it runs its own local server"},
     "fake-server": {"base_url": "it is the server (--port chooses where)"},
+    "mcp": {
+        "api_key": "give the key in BYOURSIDE_API_KEY or --api-key-file (an MCP host's args are "
+        "visible to every process on the machine)",
+        "json": "it speaks MCP's JSON-RPC on stdout",
+    },
 }
 
 
@@ -217,6 +224,12 @@ def _refuse_unused_globals(args: argparse.Namespace) -> None:
             why = _WHY_NOT.get(args.run, {}).get(dest, "it talks to no API")
             option = "--" + dest.replace("_", "-")
             args.command_parser.error(f"{option} does not apply to `{args.run}`: {why}")
+
+
+def _mcp_serve(args: argparse.Namespace) -> int:
+    from byourside._mcp import serve as serve_mcp  # the policy only; mcp itself loads inside
+
+    return serve_mcp(args)
 
 
 def run_command(args: argparse.Namespace, console: Console, *, live: bool) -> int:

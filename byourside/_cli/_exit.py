@@ -75,6 +75,7 @@ COMMAND_EXITS: dict[str, tuple[ExitCode, ...]] = {
     "webhooks verify": (ExitCode.OK, ExitCode.WEBHOOK_REJECTED, *_ALWAYS),
     "webhooks listen": (ExitCode.OK, ExitCode.API_ERROR, *_ALWAYS),
     "fake-server": (ExitCode.OK, ExitCode.API_ERROR, ExitCode.USAGE, ExitCode.INTERNAL),
+    "mcp": (ExitCode.OK, ExitCode.API_ERROR, ExitCode.USAGE, ExitCode.INTERNAL),
 }
 """The exit statuses each command can return, for its ``--help`` (``batch`` writes its own)."""
 

@@ -27,6 +27,7 @@ key is never printed. --json prints the wire JSON on stdout, for scripts; progre
 to stderr. Try it without a key or network: `byourside demo`.
 """
 
+
 def epilog(command: str | None = None) -> str:
     """The ``exit status:`` block of `command`'s ``--help`` (every status for the top level)."""
     codes = COMMAND_EXITS[command] if command is not None else None
@@ -258,6 +259,13 @@ def build_parser(prog: str = "byourside") -> Parser:
         "--to", metavar="NUMBER", help="a test number of the fake server, to see another outcome"
     )
 
+    from byourside import _mcp  # its options only: the mcp package loads when the command runs
+
+    mcp = command(
+        "mcp", "serve the tools to an AI agent over MCP (stdio), under your policy", [], shared=(api,)
+    )
+    mcp.description = _mcp.DESCRIPTION
+    _mcp.add_arguments(mcp, base_url=False)
 
     webhook_exits = COMMAND_EXITS["webhooks listen"]
     webhooks = commands.add_parser(
