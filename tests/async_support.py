@@ -12,6 +12,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
+import pytest
+
 from byourside import Client
 from byourside.testing import FakeServer
 from tests.client_support import read_request
@@ -251,3 +253,31 @@ def either_client_on_fake_server(kind: str, server: FakeServer) -> Iterator[Clie
     client._clock = lambda: clock.now().timestamp()
     with client:
         yield client
+
+
+# -- a whole test module over both clients --------------------------------------------------------
+
+_current_kind = ["Client"]
+
+
+def current_client_kind() -> str:
+    """The client kind `each_client_kind` set for the running test ("Client" outside one)."""
+    return _current_kind[0]
+
+
+@pytest.fixture(params=CLIENT_KINDS)
+def each_client_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Runs the test once per client: helpers that build their client with `make_current_client`
+    (the reliability suite's `driven_client`) build a Client, then an AsyncClient behind Client's
+    blocking calls. A module opts in with ``pytestmark = pytest.mark.usefixtures("each_client_kind")``
+    and by importing this fixture."""
+    _current_kind[0] = request.param
+    try:
+        yield request.param
+    finally:
+        _current_kind[0] = "Client"
+
+
+def make_current_client(*args: Any, **kwargs: Any) -> Client:
+    """A client of the kind the running test is parametrized with (see `each_client_kind`)."""
+    return make_either_client(current_client_kind(), *args, **kwargs)
