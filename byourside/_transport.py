@@ -10,8 +10,20 @@ the retry policy cannot see for itself: whether a failed POST may have reached t
 * May have been sent: a read timeout, a connection dropped after the request was written, a reply
   cut short or not valid HTTP. A POST that failed so may have placed the call (`may_have_placed=True`).
 
+That is decided from this request's own failure only: what requests and urllib3 raised for it and
+wrapped (`__cause__`, arguments, `.reason`), never the `__context__` of an exception the caller was
+handling when it sent the request, which may well be a refused connection of its own.
+
 Replies are streamed and counted: a body over `MAX_REPLY_BYTES` (after decompression) is refused
-without being read whole, as is one whose Content-Length declares more.
+without being read whole, as is one whose Content-Length declares more, whatever the status. A
+connection whose reply was not read completely and cleanly is closed, never pooled: no reply is
+ever read as another request's.
+
+Requests go through the session's adapter directly, not `Session.send`: that method reads a
+redirect's whole body into memory even with redirects off (to offer `Response.next`). A POST never
+goes through a urllib3 `Retry` that could send it again (a caller's adapter is copied for it
+without its retries). The SDK's own session reads past interim (1xx) replies and can bound a whole
+exchange by wall-clock time (see `_connection`).
 
 A `Transport` may be shared by threads (requests' connection pool is thread-safe for sending)
 and survives `os.fork`: a child process that uses it gets a session of its own, because the
@@ -25,17 +37,22 @@ import os
 import platform
 import ssl
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.auth import AuthBase
+from requests.cookies import extract_cookies_to_jar
+from requests.hooks import dispatch_hook
+from urllib3 import PoolManager
 from urllib3.exceptions import ConnectTimeoutError, HTTPError
 from urllib3.exceptions import InvalidHeader as ReplyHeaderInvalid
 
+from byourside._connection import NO_RETRIES, POOL_CLASSES, BudgetExceeded, exchange_deadline, may_resend
 from byourside._version import __version__
 from byourside.errors import CODE_MESSAGES, MAY_HAVE_PLACED_HINT, NetworkError
 
@@ -75,9 +92,10 @@ POOL_SIZE = 32
 keeps 10; an 11th thread's connection would be opened for one request and thrown away)."""
 
 # What requests and urllib3 raise for a request that failed. Some replies escape their wrapping:
-# urllib3's own errors (a reply with conflicting Content-Lengths) and a UnicodeDecodeError from
-# requests reading a redirect's Location that is not UTF-8 (it looks even with redirects off).
-_TRANSPORT_ERRORS = (requests.RequestException, HTTPError, ValueError)
+# urllib3's own errors (a reply with conflicting Content-Lengths) and ValueErrors of odd replies;
+# BudgetExceeded is raised between the chunks of a body read through a caller's adapter (whose
+# connections do not bound each read by the budget: a large body sent slowly stops there).
+_TRANSPORT_ERRORS = (requests.RequestException, HTTPError, ValueError, BudgetExceeded)
 
 
 @dataclass(frozen=True)
@@ -107,8 +125,13 @@ class _BearerAuth(AuthBase):
 
 
 def _chain(error: BaseException) -> list[BaseException]:
-    """`error` and everything it wraps: causes, contexts, and exceptions held in its args
-    (requests keeps urllib3's MaxRetryError in args, which keeps its cause in `.reason`)."""
+    """`error` and everything it wraps: its explicit causes and the exceptions held in its args
+    (requests keeps urllib3's MaxRetryError in args, which keeps its cause in `.reason`).
+
+    Never `__context__`: an exception raised inside an ``except`` block has the one being handled
+    as its context, and in a caller's ``except ConnectionError:`` that is some other request's
+    failure, which would make a placement that was sent look like one that never left.
+    """
     seen: list[BaseException] = []
     todo: list[BaseException] = [error]
     while todo:
@@ -116,7 +139,7 @@ def _chain(error: BaseException) -> list[BaseException]:
         if any(current is s for s in seen):
             continue
         seen.append(current)
-        linked: list[Any] = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked: list[Any] = [current.__cause__, getattr(current, "reason", None)]
         linked.extend(current.args)
         todo.extend(e for e in linked if isinstance(e, BaseException))
     return seen
@@ -171,11 +194,18 @@ def _limit_problem(what: str) -> str:
     return f"{what}, over the {MAX_REPLY_BYTES // (1024 * 1024)} MiB limit ({MAX_REPLY_BYTES} bytes)"
 
 
-def _read_capped(response: requests.Response) -> tuple[bytes, str | None]:
+def _read_capped(response: requests.Response, deadline: float | None) -> tuple[bytes, str | None]:
     """The body, read in chunks and counted, and why it is not the whole reply (None when it is).
 
-    Raises what requests raises for a connection lost while reading.
+    Raises what requests raises for a connection lost while reading, and `BudgetExceeded` when
+    `deadline` passes between two chunks.
     """
+    if response.status_code < 200:
+        # The final reply is still on the connection, unread: closing the reply drops it.
+        return b"", (
+            "it is an interim reply where the final reply was expected "
+            "(its connection was dropped, the final reply unread)"
+        )
     declared = _declared_length(response.headers.get("Content-Length"))
     if declared is not None and declared > MAX_REPLY_BYTES:
         return b"", _limit_problem(f"it declares a body of {declared} bytes")
@@ -183,6 +213,8 @@ def _read_capped(response: requests.Response) -> tuple[bytes, str | None]:
     size = 0
     try:
         for chunk in response.iter_content(_CHUNK_BYTES):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise BudgetExceeded("the exchange's time budget ran out while its reply was read")
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_REPLY_BYTES:
@@ -193,12 +225,61 @@ def _read_capped(response: requests.Response) -> tuple[bytes, str | None]:
     return b"".join(chunks), None
 
 
+class _SdkAdapter(HTTPAdapter):
+    """requests' adapter on the SDK's own connections (see `_connection`): interim replies read
+    past, and every read of a reply bounded by the exchange's budget."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
+        manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS pools have connection classes of their own
+            manager.pool_classes_by_scheme = dict(POOL_CLASSES)
+        return manager
+
+
+def _never_resending(adapter: BaseAdapter) -> BaseAdapter:
+    """`adapter`, or, when it is an HTTPAdapter whose urllib3 `Retry` could send a request again,
+    a copy of it without retries: the same class, pools, proxies and TLS settings, the caller's
+    adapter left untouched. (`copy.copy` would not do: HTTPAdapter's pickling makes new pools.)"""
+    if not isinstance(adapter, HTTPAdapter) or not may_resend(adapter.max_retries):
+        return adapter
+    copied = object.__new__(type(adapter))
+    copied.__dict__.update(vars(adapter))
+    copied.max_retries = NO_RETRIES
+    return copied
+
+
 def _new_session() -> requests.Session:
     session = requests.Session()
-    adapter = HTTPAdapter(pool_maxsize=POOL_SIZE)
+    adapter = _SdkAdapter(pool_maxsize=POOL_SIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def _send(session: requests.Session, sent: requests.PreparedRequest, timeout: Timeout) -> requests.Response:
+    """What `Session.send` does for a request with redirects off (a redirect would turn a POST
+    into a GET elsewhere; the API documents none), but read nothing of the body (requests reads a
+    redirect's whole body there, to offer `Response.next`), and send a POST through an adapter
+    that cannot send it again."""
+    assert sent.url is not None  # prepared
+    settings = session.merge_environment_settings(sent.url, {}, True, None, None)
+    verify = True if settings["verify"] is None else settings["verify"]
+    proxies, cert = settings["proxies"], settings["cert"]
+    adapter = session.get_adapter(sent.url)
+    if sent.method == "POST":
+        adapter = _never_resending(adapter)
+    options: dict[str, Any] = {"timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
+    response = adapter.send(sent, stream=True, **options)
+    # requests' own hook dispatch, called as Session.send calls it
+    hooked = dispatch_hook("response", sent.hooks, response, stream=True, **options)  # type: ignore[no-untyped-call]
+    extract_cookies_to_jar(session.cookies, sent, hooked.raw)  # type: ignore[no-untyped-call]
+    if not isinstance(hooked, requests.Response):
+        raise TypeError(f"a response hook returned {type(hooked).__name__}, not a requests.Response")
+    return hooked
 
 
 class Transport:
@@ -249,39 +330,50 @@ class Transport:
         params: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: Timeout | None = None,
+        total: float | None = None,
     ) -> Reply:
         """Send one request and read the whole reply; never retries.
 
-        A body over `MAX_REPLY_BYTES`, or one that cannot be decoded, is returned cut short with
-        its `Reply.problem` said, for the caller to refuse.
+        `timeout` is (connect, read) seconds, each read of the reply waiting at most `read`;
+        `total`, when given, is seconds for the whole exchange (connect, send, status line, headers,
+        body), held even against a reply trickled a byte at a time when the session is the
+        transport's own (a caller's session reads replies on its own connections: there only the
+        connect and each read are cut to it).
+
+        A body over `MAX_REPLY_BYTES`, one that cannot be decoded, or an interim (1xx) reply where
+        the final one was expected is returned with its `Reply.problem` said, for the caller to
+        refuse; its connection is dropped.
 
         Raises:
-            NetworkError: no reply was read (code ``network_error``, status 0). `may_have_placed`
-                is True for a POST that may have reached the service.
+            NetworkError: no reply was read (code ``network_error``, status 0), the budget ran out
+                included. `may_have_placed` is True for a POST that may have reached the service.
         """
+        connect, read = timeout or self.timeout
+        deadline = None
+        if total is not None:
+            if not total > 0:
+                message = f"{CODE_MESSAGES['network_error']} at {self._host} (no time left, budget {total!r})"
+                raise NetworkError(message, 0, "network_error", may_have_placed=False)
+            deadline = time.monotonic() + total
+            connect, read = min(connect, total), min(read, total)
         url = self.base_url + path
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         logger.debug("%s %s", method, url)
+        session = self._session_here()
+        sent: requests.PreparedRequest | None = None
         try:
-            response = self._session_here().request(
-                method,
-                url,
-                params=params,
-                data=body,
-                headers=headers,
-                auth=self._auth,
-                timeout=timeout or self.timeout,
-                # A redirect would turn a POST into a GET elsewhere; the API documents none.
-                allow_redirects=False,
-                stream=True,
+            sent = session.prepare_request(
+                requests.Request(method, url, params=params, data=body, headers=headers, auth=self._auth)
             )
-            # Closing a reply not read to its end drops its connection instead of draining it.
-            with response:
-                content, problem = _read_capped(response)
+            with exchange_deadline(deadline):
+                response = _send(session, sent, (connect, read))
+                # Closing a reply not read to its end drops its connection instead of pooling it.
+                with response:
+                    content, problem = _read_capped(response, deadline)
         except _TRANSPORT_ERRORS as error:
-            raise self._network_error(method, error) from error
+            raise self._network_error(method, error, sent, total, deadline) from error
         reply = Reply(response.status_code, content, response.headers, problem)
         logger.debug(
             "%s %s -> HTTP %d (%d bytes%s, request id %s)",
@@ -294,16 +386,27 @@ class Transport:
         )
         return reply
 
-    def _network_error(self, method: Method, error: BaseException) -> NetworkError:
-        for wrapped in _chain(error):
-            # requests keeps the request it sent on its exceptions, headers and all; the error
-            # becomes our NetworkError's cause, which error reporters print and keep.
-            sent = getattr(wrapped, "request", None)
-            if isinstance(sent, requests.PreparedRequest) and "Authorization" in sent.headers:
-                sent.headers["Authorization"] = "Bearer <redacted>"
+    def _network_error(
+        self,
+        method: Method,
+        error: BaseException,
+        sent: requests.PreparedRequest | None,
+        total: float | None,
+        deadline: float | None,
+    ) -> NetworkError:
+        # requests keeps the request it sent on its exceptions, headers and all; the error
+        # becomes our NetworkError's cause, which error reporters print and keep.
+        kept = [getattr(wrapped, "request", None) for wrapped in _chain(error)]
+        for request in [sent, *kept]:
+            if isinstance(request, requests.PreparedRequest) and "Authorization" in request.headers:
+                request.headers["Authorization"] = "Bearer <redacted>"
         not_sent = failed_before_sending(error)
         may_have_placed = method == "POST" and not not_sent
-        message = f"{CODE_MESSAGES['network_error']} at {self._host} ({_describe(error)})"
+        if deadline is not None and time.monotonic() >= deadline:
+            cause = f"the exchange ran past its time budget of {total:g} s; {_describe(error)}"
+        else:
+            cause = _describe(error)
+        message = f"{CODE_MESSAGES['network_error']} at {self._host} ({cause})"
         if may_have_placed:
             message += f". The request was sent and no reply was read. {MAY_HAVE_PLACED_HINT}"
         logger.debug("%s %s failed: %s", method, self._host, message)

@@ -61,7 +61,10 @@ class Client:
         max_retries: retries after a failure the policy allows (see README, "Retries and
             placement safety"); default 2, and every method takes its own.
         session: a `requests.Session` to send through (proxies, adapters, mounts). It stays
-            yours: `close()` closes only the session the client made.
+            yours: `close()` closes only the session the client made. A placement is never
+            resent by its adapter's urllib3 ``Retry``: it goes through a copy of that adapter
+            without retries (the session and adapter are not changed; see README, "Threads and
+            processes").
 
     One client may be shared by many threads (it keeps up to 32 pooled connections) and survives
     ``os.fork()``: a child process that uses it opens connections of its own. A `session` passed in
@@ -367,8 +370,9 @@ class Client:
         payload = None if body is None else json.dumps(body, allow_nan=False).encode()
 
         def attempt() -> ModelT:
+            timeout, total = self._timeout_before(deadline)
             reply = self._transport.request(
-                method, path, params=params, body=payload, timeout=self._timeout_before(deadline)
+                method, path, params=params, body=payload, timeout=timeout, total=total
             )
             return parse_reply(reply, model, places_call=places_call)
 
@@ -383,12 +387,14 @@ class Client:
             describe=f"{method} {path}",
         )
 
-    def _timeout_before(self, deadline: float | None) -> Timeout | None:
-        """The client's timeouts, cut so that no request outlives `deadline`."""
+    def _timeout_before(self, deadline: float | None) -> tuple[Timeout | None, float | None]:
+        """The client's timeouts cut to the time left before `deadline`, and that time as the
+        budget of the whole exchange: each read waits no longer than what is left, and a reply
+        trickled a byte at a time cannot stretch the exchange past it either."""
         if deadline is None:
-            return None
+            return None, None
         left = deadline - self._clock()
         if left <= 0:
             raise DeadlineExceeded(None)
         connect, read = self.timeout
-        return (min(connect, left), min(read, left))
+        return (min(connect, left), min(read, left)), left

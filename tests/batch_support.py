@@ -56,10 +56,6 @@ class RoutedServer(ScriptedServer):
         self.route = route
         super().__init__()
 
-    def posts(self) -> int:
-        """How many placements were read."""
-        return sum(1 for request in self.requests if request.startswith(b"POST "))
-
     def _serve(self, conn: socket.socket, responder: Answer) -> None:
         # The route answers by the request read on this connection (the responder is unused).
         with conn:

@@ -155,7 +155,7 @@ def test_a_placement_answered_2xx_with_an_unreadable_body_is_never_placed_again(
     with routed_server(garbled_2xx_service) as server, Client("bys_ak_test", server.url) as client:
         [first] = client.place_calls(items(1), journal=journal, interval=0.01)
         [again] = client.place_calls(items(1), journal=journal, interval=0.01, retry_unknown=True)
-        assert server.posts() == 1
+        assert server.posts == 1
     for result in (first, again):
         assert result.status == "placed"
         assert result.call_id is None
@@ -384,11 +384,6 @@ def trickled_reads(request: bytes) -> bytes | Answer:
     return trickle
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a trickled reply is bounded only once the transport enforces the client's wall-clock "
-    "deadline (issue 22 case 7, safety-transport/safety-client); the batch passes it down",
-)
 def test_the_per_call_timeout_bounds_a_trickled_reply() -> None:
     with routed_server(trickled_reads) as server, Client("bys_ak_test", server.url, timeout=(2, 8)) as client:
         started = time.monotonic()

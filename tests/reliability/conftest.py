@@ -1,15 +1,17 @@
 """Every reliability test runs with every logger at DEBUG into a watch that fails the test when
-the API key appears in any record: message, arguments, traceback or stack."""
+the API key appears in any record: message, arguments, traceback or stack. Also the fixtures the
+raw-socket tests share: a scripted server, and an event that releases a stalled responder."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import Iterator
 
 import pytest
 
-from tests.reliability.support import leaks
+from tests.reliability.support import ScriptedServer, leaks, scripted_server
 
 
 class KeyLeakWatch(logging.Handler):
@@ -57,3 +59,18 @@ def key_never_logged() -> Iterator[KeyLeakWatch]:
         for logger, level in levels.items():
             logger.setLevel(level)
     assert not watch.leaked, f"the API key appeared in {len(watch.leaked)} log records: {watch.leaked[:3]}"
+
+
+@pytest.fixture
+def released() -> Iterator[threading.Event]:
+    """Set at the end of the test: a stalled or trickling responder lets go of its connection."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    """A scripted server for this test alone, one request per connection."""
+    with scripted_server() as scripted:
+        yield scripted

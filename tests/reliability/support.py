@@ -22,6 +22,9 @@ API_KEY = "bys_ak_reliability_7Hq2_SECRET_c0ffee"
 SECRETS = (API_KEY, API_KEY.removeprefix("bys_ak_"))
 """The key and its secret part: neither may appear in an exception, a log record or a repr."""
 
+SILENCE = 30.0
+"""How long a silent server holds a connection: far past every timeout in the suite."""
+
 INSTANT_RETRIES = RetryTiming(base_delay=0.0, max_delay=0.0, retry_after_cap=60.0)
 """No backoff between retries (a Retry-After is still honoured, on the driven clock)."""
 
@@ -94,11 +97,15 @@ class ScriptedServer:
     """A TCP server on 127.0.0.1: reads each request, then lets the current responder answer.
 
     One thread per connection, so a responder may stall or stream without holding up the next
-    connection; the connection is closed when the responder returns.
+    connection. The connection is closed when the responder returns; with `keep_alive`, the next
+    request is read from it instead, until the client closes it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False) -> None:
         self.requests: list[bytes] = []
+        self.connections = 0
+        """How many connections were accepted."""
+        self._keep_alive = keep_alive
         self._responder: Responder = send(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind(("127.0.0.1", 0))
@@ -110,6 +117,11 @@ class ScriptedServer:
         self._accepting = threading.Thread(target=self._accept, daemon=True)
         self._accepting.start()
 
+    @property
+    def posts(self) -> int:
+        """How many POSTs (placements) were read."""
+        return sum(1 for request in self.requests if request.startswith(b"POST "))
+
     def respond(self, responder: Responder) -> None:
         """Answer every request from now on with `responder`."""
         self._responder = responder
@@ -120,6 +132,7 @@ class ScriptedServer:
                 conn, _ = self._listener.accept()
             except (TimeoutError, OSError):
                 continue
+            self.connections += 1
             thread = threading.Thread(target=self._serve, args=(conn, self._responder), daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -128,10 +141,11 @@ class ScriptedServer:
         with conn:
             conn.settimeout(10)
             try:
-                request = read_request(conn)
-                if request:
+                while request := read_request(conn):
                     self.requests.append(request)
                     responder(conn)
+                    if not self._keep_alive:
+                        break
             except OSError:
                 pass  # the client gave up first: that is what some tests are about
 
@@ -144,8 +158,8 @@ class ScriptedServer:
 
 
 @contextlib.contextmanager
-def scripted_server() -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
+def scripted_server(*, keep_alive: bool = False) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(keep_alive=keep_alive)
     try:
         yield server
     finally:

@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -23,33 +23,17 @@ from tests.client_support import unanswered_connect_url
 from tests.reliability.support import (
     API_KEY,
     INSTANT_RETRIES,
+    SILENCE,
     Responder,
     ScriptedServer,
     assert_secret_free,
     http_reply,
-    scripted_server,
 )
 
 TO = "+14155550123"
-SILENCE = 30.0
-"""How long a silent server holds a connection: far past every timeout here."""
 
 # Every test here runs on Client, then on AsyncClient behind Client's blocking calls.
 pytestmark = pytest.mark.usefixtures("each_client_kind")
-
-
-@pytest.fixture
-def released() -> Iterator[threading.Event]:
-    """Set at the end of the test: a stalled responder lets go of its connection."""
-    event = threading.Event()
-    yield event
-    event.set()
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with scripted_server() as scripted:
-        yield scripted
 
 
 def in_progress(call_id: str = "c1") -> bytes:
