@@ -412,12 +412,14 @@ class AsyncClient:
                 settle(placed)
 
         async def attempt() -> ModelT:
+            timeout, total = timeout_before(self.timeout, deadline, self._clock)
             reply = await self._transport.request(
                 request.method,
                 request.path,
                 params=request.params,
                 body=request.payload,
-                timeout=timeout_before(self.timeout, deadline, self._clock),
+                timeout=timeout,
+                total=total,
                 if_cancelled=cancelled,
             )
             return request.parse(reply)

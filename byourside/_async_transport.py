@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 
 from byourside._transport import Method, Reply, Timeout, Transport
@@ -103,19 +103,27 @@ class AsyncTransport:
         params: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: Timeout | None = None,
+        total: float | None = None,
         if_cancelled: Callable[[Outcome], object] | None = None,
     ) -> Reply:
         """`Transport.request` on one of the pool's threads; the arguments are its own.
 
-        `if_cancelled` is called, for a POST cancelled while it was being sent, with what the POST
-        came to, before `CancelledError` is re-raised (see the module docstring).
+        `total` (the exchange's budget) counts from this call: time spent waiting for a free
+        thread is taken from it. `if_cancelled` is called, for a POST cancelled while it was being
+        sent, with what the POST came to, before `CancelledError` is re-raised (see the module
+        docstring).
 
         Raises:
             NetworkError: as `Transport.request`.
         """
-        exchange = functools.partial(
-            self._transport.request, method, path, params=params, body=body, timeout=timeout
-        )
+        queued_at = time.monotonic()
+
+        def exchange() -> Reply:
+            left = None if total is None else total - (time.monotonic() - queued_at)
+            return self._transport.request(
+                method, path, params=params, body=body, timeout=timeout, total=left
+            )
+
         running = self._pool.submit(exchange)
         with self._in_flight_lock:
             self._in_flight.add(running)

@@ -136,15 +136,20 @@ def with_fields(call: Call, fields: type[BaseModel] | None) -> Call[Any]:
     return call if fields is None else typed_call(call, fields)
 
 
-def timeout_before(timeout: Timeout, deadline: float | None, clock: Callable[[], float]) -> Timeout | None:
-    """`timeout` cut so that no request outlives `deadline` (None: the transport's own)."""
+def timeout_before(
+    timeout: Timeout, deadline: float | None, clock: Callable[[], float]
+) -> tuple[Timeout | None, float | None]:
+    """`timeout` cut to the time left before `deadline`, and that time as the budget of the whole
+    exchange (`Transport.request`'s ``total``): each read waits no longer than what is left, and
+    a reply trickled a byte at a time cannot stretch the exchange past it either. (None, None)
+    without a deadline: the transport's own timeouts."""
     if deadline is None:
-        return None
+        return None, None
     left = deadline - clock()
     if left <= 0:
         raise DeadlineExceeded(None)
     connect, read = timeout
-    return (min(connect, left), min(read, left))
+    return (min(connect, left), min(read, left)), left
 
 
 def report_cancelled_placement(request: ApiRequest[Any], outcome: Reply | NetworkError) -> PlacedCall | None:
