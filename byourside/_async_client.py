@@ -25,8 +25,7 @@ from byourside._core import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     ApiRequest,
-    get_call_request,
-    make_transport,
+    ClientBase,
     report_cancelled_placement,
     retries_or,
     timeout_before,
@@ -43,11 +42,14 @@ from byourside._methods import (
     wait_for_call_flow,
 )
 from byourside._models import Call, FieldSpec, PlacedCall
-from byourside._replies import ModelT, check_retries
-from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, acall_with_retries, retry_delay
-from byourside._transport import Session, Timeout
+from byourside._polling import Fetch, Sleep, wait_flow
+from byourside._replies import ModelT
+from byourside._retry import acall_with_retries
+from byourside._transport import Session
 from byourside._validation import FieldsArg
-from byourside.errors import CODE_MESSAGES, NetworkError, RateLimitError, WaitTimeoutError
+
+if TYPE_CHECKING:
+    pass
 
 if TYPE_CHECKING:
     from byourside._async_batch import AsyncBatchRun
@@ -61,7 +63,7 @@ ExtractedT = TypeVar("ExtractedT", bound=BaseModel)
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """A client of the By Your Side Agent API for asyncio: `Client`'s methods, awaited.
 
     Args:
@@ -97,30 +99,13 @@ class AsyncClient:
         session: Session | None = None,
         max_workers: int = DEFAULT_WORKERS,
     ) -> None:
-        self._max_retries = check_retries(max_retries)
-        self._transport = AsyncTransport(
-            make_transport(api_key, base_url, timeout, session), workers=max_workers
+        self._transport: AsyncTransport = AsyncTransport(
+            self._configure(api_key, base_url, timeout, max_retries, session), workers=max_workers
         )
         # Time goes through these attributes so tests can drive it (the pytest plugin moves a
         # FakeServer's clock with them) without patching modules.
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._clock: Callable[[], float] = time.monotonic
-        self._retry_timing = DEFAULT_TIMING
-
-    @property
-    def base_url(self) -> str:
-        """The API's base URL, without a trailing slash."""
-        return self._transport.base_url
-
-    @property
-    def timeout(self) -> Timeout:
-        """The (connect, read) timeout of each request, in seconds."""
-        return self._transport.timeout
-
-    @property
-    def max_retries(self) -> int:
-        """Retries allowed after a retryable failure, unless a call says otherwise."""
-        return self._max_retries
 
     @property
     def max_workers(self) -> int:
@@ -128,10 +113,7 @@ class AsyncClient:
         return self._transport.workers
 
     def __repr__(self) -> str:
-        return (
-            f"AsyncClient(base_url={self.base_url!r}, timeout={self.timeout!r}, "
-            f"max_retries={self.max_retries!r}, max_workers={self.max_workers!r})"
-        )
+        return f"AsyncClient({self._settings_repr()}, max_workers={self.max_workers!r})"
 
     async def aclose(self) -> None:
         """Wait for the requests in flight, then release the threads and the connection pool."""
@@ -234,7 +216,9 @@ class AsyncClient:
 
         Between polls it holds no thread. Cancelled, it sends no further request.
         """
-        flow = wait_for_call_flow(call_id, timeout, interval, fields=fields, on_status=on_status)
+        flow = wait_for_call_flow(
+            call_id, timeout, interval, fields=fields, on_status=on_status, min_interval=self._min_interval
+        )
         return await self._drive(flow)
 
     @overload
@@ -301,74 +285,9 @@ class AsyncClient:
             timeout=timeout,
             interval=interval,
             on_status=on_status,
+            min_interval=self._min_interval,
         )
         return await self._drive(flow)
-
-    async def _drive(self, flow: MethodFlow[T]) -> T:
-        """Run a method's flow (`byourside._methods`), awaiting each effect it asks for."""
-        return await drive_async(flow, self._perform)
-
-    async def _perform(self, effect: Effect) -> Any:
-        if isinstance(effect, Send):
-            return await self._send(effect.request, max_retries=effect.max_retries)
-        try:
-            return await self._poll_interim(
-                get_call_request(effect.call_id),
-                effect.call_id,
-                effect.timeout,
-                effect.interval,
-                effect.on_status,
-            )
-        except asyncio.CancelledError:
-            if effect.just_placed:  # the caller never received the id: it must not be lost
-                logger.warning("Cancelled while waiting for call %s, which was placed", effect.call_id)
-            raise
-
-    async def _poll_interim(
-        self,
-        request: ApiRequest[Call],
-        call_id: str,
-        timeout: float,
-        interval: float,
-        on_status: Callable[[Call], object] | None,
-    ) -> Call:
-        # INTERIM (phase 1 of issue 24): replaced by the shared polling state machine of
-        # byourside._polling once issue 22 lands; it follows poll_until_ended's rules.
-        deadline = self._clock() + timeout
-        status: str | None = None
-
-        def timed_out() -> WaitTimeoutError:
-            return WaitTimeoutError(
-                f"{CODE_MESSAGES['timeout']}: call {call_id!r} had not ended after {timeout} s "
-                f"(last status seen: {status or 'none'})",
-                0,
-                "timeout",
-            )
-
-        while True:
-            try:
-                call = await self._send(request, deadline=deadline)
-            except DeadlineExceeded as stop:
-                raise timed_out() from stop.last_error
-            except RateLimitError as limited:
-                pause = max(interval, retry_delay(1, limited.retry_after, timing=self._retry_timing))
-                if self._clock() + pause > deadline:
-                    raise timed_out() from limited
-                await self._sleep(pause)
-                continue
-            except NetworkError as error:
-                if self._clock() >= deadline:
-                    raise timed_out() from error
-                raise
-            if call.status != status:
-                status = call.status
-                if on_status is not None:
-                    on_status(call)
-            if call.is_terminal:
-                return call
-            if self._clock() + interval > deadline:
-                raise timed_out()
-            await self._sleep(max(interval, 0.0))
 
     def place_calls(
         self,
@@ -389,6 +308,32 @@ class AsyncClient:
         from byourside._async_batch import run_async_batch  # loaded on first use
 
         return run_async_batch(self, items, fields=fields, **options)
+
+    async def _drive(self, flow: MethodFlow[T]) -> T:
+        """Run a method's flow (`byourside._methods`), awaiting each effect it asks for."""
+        return await drive_async(flow, self._perform)
+
+    async def _perform(self, effect: Effect) -> Any:
+        """Carry out what a method's flow asks for, awaiting: a request, or a wait."""
+        if isinstance(effect, Send):
+            return await self._send(effect.request, max_retries=effect.max_retries, deadline=effect.deadline)
+        request = effect.request
+
+        async def step(wait_step: Fetch | Sleep) -> Call | None:
+            if isinstance(wait_step, Fetch):
+                return await self._send(request, deadline=wait_step.deadline)
+            await self._sleep(wait_step.seconds)
+            return None
+
+        steps = wait_flow(
+            effect.call_wait(self._clock(), self._retry_timing), on_status=effect.on_status, clock=self._clock
+        )
+        try:
+            return await drive_async(steps, step)
+        except asyncio.CancelledError:
+            if effect.just_placed:  # the caller never received the id: it must not be lost
+                logger.warning("Cancelled while waiting for call %s, which was placed", effect.call_id)
+            raise
 
     # -- one path for every request --------------------------------------------------------
 

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from byourside._core import get_call_request
 from byourside._flows import Flow, drive_sync
-from byourside._models import Call, PlacedCall
+from byourside._models import PlacedCall
 
 if TYPE_CHECKING:
     from byourside._pacing import Pacer
@@ -102,9 +103,7 @@ class BlockingSteps:
         if isinstance(effect, Place):
             return client.place_call(**effect.arguments, max_retries=0)
         if isinstance(effect, Poll):
-            return client._send(
-                "GET", client._call_path(effect.call_id), Call, max_retries=0, deadline=effect.deadline
-            )
+            return client._send(get_call_request(effect.call_id), max_retries=0, deadline=effect.deadline)
         if isinstance(effect, ListRecent):
             return client.list_calls(effect.limit, max_retries=0)
         if isinstance(effect, Pause):

@@ -13,18 +13,35 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Generic
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel
 
 from byourside._extraction import typed_call
 from byourside._models import Call, CallList, PlacedCall
-from byourside._replies import ModelT, check_retries, check_timeout, clamp_limit, parse_reply
-from byourside._retry import DeadlineExceeded
+from byourside._replies import (
+    MIN_POLL_INTERVAL,
+    ModelT,
+    check_retries,
+    check_timeout,
+    clamp_limit,
+    parse_reply,
+)
+from byourside._retry import DEFAULT_TIMING, DeadlineExceeded
 from byourside._transport import Method, Reply, Session, Timeout, Transport
-from byourside._validation import FieldsArg, check_api_key, check_base_url, check_call_id, place_call_body
+from byourside._validation import (
+    FieldsArg,
+    check_api_key,
+    check_base_url,
+    check_call_id,
+    is_loopback_host,
+    place_call_body,
+)
 from byourside.errors import ByoursideError, NetworkError
+
+if TYPE_CHECKING:
+    from byourside._async_transport import AsyncTransport
 
 __all__ = [
     "CALLS_PATH",
@@ -32,9 +49,9 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "ApiRequest",
+    "ClientBase",
     "get_call_request",
     "list_calls_request",
-    "make_transport",
     "place_call_request",
     "report_cancelled_placement",
     "timeout_before",
@@ -76,14 +93,47 @@ class ApiRequest(Generic[ModelT]):
         return parse_reply(reply, self.model, places_call=self.places_call)
 
 
-def make_transport(
-    api_key: str | None, base_url: str | None, timeout: object, session: Session | None
-) -> Transport:
-    """The transport a client's constructor arguments describe, every one checked (environment
-    variables fill what is not given)."""
-    key = check_api_key(api_key if api_key is not None else os.environ.get("BYOURSIDE_API_KEY"))
-    url = check_base_url(base_url or os.environ.get("BYOURSIDE_BASE_URL") or DEFAULT_BASE_URL)
-    return Transport(api_key=key, base_url=url, timeout=check_timeout(timeout), session=session)
+class ClientBase:
+    """What `Client` and `AsyncClient` share besides their methods' flows: the constructor's
+    checks (in 0.1.0's order: key, URL, retries, timeout), the settings they leave, and the
+    properties that read them."""
+
+    _transport: Transport | AsyncTransport
+
+    def _configure(
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: object,
+        max_retries: object,
+        session: Session | None,
+    ) -> Transport:
+        key = check_api_key(api_key if api_key is not None else os.environ.get("BYOURSIDE_API_KEY"))
+        url = check_base_url(base_url or os.environ.get("BYOURSIDE_BASE_URL") or DEFAULT_BASE_URL)
+        self._max_retries = check_retries(max_retries)
+        transport = Transport(api_key=key, base_url=url, timeout=check_timeout(timeout), session=session)
+        # A server on this machine (a FakeServer) may be polled as fast as a test likes.
+        self._min_interval = 0.0 if is_loopback_host(urlsplit(url).hostname) else MIN_POLL_INTERVAL
+        self._retry_timing = DEFAULT_TIMING
+        return transport
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        return self._transport.base_url
+
+    @property
+    def timeout(self) -> Timeout:
+        """The (connect, read) timeout of each request, in seconds."""
+        return self._transport.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """Retries allowed after a retryable failure, unless a call says otherwise."""
+        return self._max_retries
+
+    def _settings_repr(self) -> str:
+        return f"base_url={self.base_url!r}, timeout={self.timeout!r}, max_retries={self.max_retries!r}"
 
 
 def place_call_request(

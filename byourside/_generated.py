@@ -307,8 +307,6 @@ SdkErrorCode = TypeAliasType(
         "journal_in_use",
         "placement_unknown",
         "invalid_concurrency",
-        "invalid_timeout",
-        "invalid_interval",
         "duplicate_batch_item",
         "batch_stopped",
         "event_in_progress",
@@ -319,6 +317,10 @@ SdkErrorCode = TypeAliasType(
         "not_an_event",
         "invalid_row",
         "duplicate_row",
+        "invalid_timeout",
+        "invalid_interval",
+        "invalid_max_retries",
+        "invalid_on_status",
     ],
 )
 """

@@ -43,7 +43,9 @@ from byourside._core import (
 )
 from byourside._flows import Flow
 from byourside._models import Call, CallList, PlacedCall
-from byourside._replies import ModelT
+from byourside._polling import NOT_FOUND_REREADS, CallWait, errors_name_call, placed_call_kept
+from byourside._replies import ModelT, check_result_model, check_wait
+from byourside._retry import RetryTiming
 from byourside._validation import FieldsArg
 
 __all__ = [
@@ -67,14 +69,17 @@ class Send(Generic[ModelT]):
 
     request: ApiRequest[ModelT]
     max_retries: int | None = None
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
 class WaitFor:
-    """Poll `call_id` every `interval` s until it ends, at most `timeout` s.
+    """Poll `call_id` every `interval` s until it ends, at most `timeout` s (both checked): the
+    driver walks `wait_flow` over `call_wait`'s decisions, fetching with `request`.
 
     `just_placed`: the flow placed the call itself (`call`), so the caller does not know its id
-    yet: a driver that is cancelled meanwhile says which call was left behind.
+    yet: a not_found on the first reads is read again, and a driver cancelled meanwhile says which
+    call was left behind.
     """
 
     call_id: str
@@ -82,6 +87,22 @@ class WaitFor:
     interval: float
     on_status: Callable[[Call], object] | None
     just_placed: bool = False
+
+    @property
+    def request(self) -> ApiRequest[Call]:
+        """Each poll's GET."""
+        return get_call_request(self.call_id)
+
+    def call_wait(self, now: float, timing: RetryTiming) -> CallWait:
+        """The wait's state machine, started at `now` (a reading of the driver's clock)."""
+        return CallWait(
+            self.call_id,
+            timeout=self.timeout,
+            interval=self.interval,
+            now=now,
+            timing=timing,
+            not_found_rereads=NOT_FOUND_REREADS if self.just_placed else 0,
+        )
 
 
 Effect = Send[Any] | WaitFor
@@ -112,9 +133,10 @@ def place_call_flow(
 def get_call_flow(
     call_id: str, *, fields: type[BaseModel] | None, max_retries: int | None
 ) -> MethodFlow[Call[Any]]:
-    """`get_call`: the call, as ``Call[fields]`` when a model is given."""
-    call: Call = yield Send(get_call_request(call_id), max_retries)
-    return with_fields(call, fields)
+    """`get_call`: the call, as ``Call[fields]`` when a model is given; every error names it."""
+    with errors_name_call(call_id):
+        call: Call = yield Send(get_call_request(call_id), max_retries)
+        return with_fields(call, fields)
 
 
 def list_calls_flow(limit: int, *, max_retries: int | None) -> MethodFlow[list[Call]]:
@@ -130,11 +152,16 @@ def wait_for_call_flow(
     *,
     fields: type[BaseModel] | None,
     on_status: Callable[[Call], object] | None,
+    min_interval: float,
 ) -> MethodFlow[Call[Any]]:
-    """`wait_for_call`: poll until the call ends, then read it as ``Call[fields]``."""
-    get_call_request(call_id)  # the id checked before the first poll
-    call: Call = yield WaitFor(call_id, timeout, interval, on_status)
-    return with_fields(call, fields)
+    """`wait_for_call`: its numbers and model checked before the first poll, every error naming
+    the call; the ended call read as ``Call[fields]``."""
+    with errors_name_call(call_id):
+        seconds, every = check_wait(timeout, interval, on_status, min_interval=min_interval)
+        check_result_model(fields)
+        get_call_request(call_id)  # the id, checked before the first poll
+        call: Call = yield WaitFor(call_id, seconds, every, on_status)
+        return with_fields(call, fields)
 
 
 def call_flow(
@@ -150,11 +177,16 @@ def call_flow(
     timeout: float,
     interval: float,
     on_status: Callable[[Call], object] | None,
+    min_interval: float,
 ) -> MethodFlow[Call[Any]]:
-    """`call`: place the call once, then wait for it to end."""
+    """`call`: every argument checked, the wait's included; placed once, then waited for, and
+    every error after the placement names the call (`placed_call_kept`)."""
+    seconds, every = check_wait(timeout, interval, on_status, min_interval=min_interval, placing=True)
     request = place_call_request(
         to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
     )
     placed: PlacedCall = yield Send(request)
-    call: Call = yield WaitFor(placed.call_id, timeout, interval, on_status, just_placed=True)
-    return with_fields(call, fields if isinstance(fields, type) else None)
+    model = fields if isinstance(fields, type) else None
+    with placed_call_kept(placed.call_id):
+        call: Call = yield WaitFor(placed.call_id, seconds, every, on_status, just_placed=True)
+        return with_fields(call, model)

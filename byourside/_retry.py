@@ -9,7 +9,9 @@ The policy is three plain functions that tests call without a server:
 * `parse_retry_after` reads a ``Retry-After`` header (delay-seconds or an HTTP date).
 * `retry_delay` is exponential backoff with jitter, or the Retry-After the service asked for.
 
-`call_with_retries` is the only code that drives them; it is the only place `tenacity` is used.
+`RetryPolicy` turns them into tenacity's hooks for one request; `call_with_retries` drives them
+with `time.sleep`, and an async driver passes the same hooks to `AsyncRetrying` with
+``asyncio.sleep``. This is the only module that imports `tenacity`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -32,6 +34,7 @@ __all__ = [
     "PLACEMENT_RETRY_TOKENS",
     "READ_RETRY_TOKENS",
     "DeadlineExceeded",
+    "RetryPolicy",
     "RetryTiming",
     "acall_with_retries",
     "call_with_retries",
@@ -174,6 +177,71 @@ def _retry_after_of(error: BaseException | None) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+@dataclass
+class RetryPolicy:
+    """One request's retry decisions, as tenacity's hooks: `hooks()` configures `Retrying` here
+    and, unchanged, an `AsyncRetrying` that sleeps with ``asyncio.sleep``. The decisions are the
+    plain functions above; this object only keeps one request's state (its jittered delays)."""
+
+    places_call: bool
+    max_retries: int
+    deadline: float | None = None
+    timing: RetryTiming = DEFAULT_TIMING
+    clock: Callable[[], float] = time.monotonic
+    describe: str = "request"
+    _delays: dict[int, float] = field(default_factory=dict, repr=False)
+
+    def delay(self, state: RetryCallState) -> float:
+        """Seconds to wait before the next attempt. Memoised: tenacity asks the wait and the stop
+        in an order that changed across versions, and the jittered value must be the same for both."""
+        if state.attempt_number not in self._delays:
+            error = state.outcome.exception() if state.outcome else None
+            self._delays[state.attempt_number] = retry_delay(
+                state.attempt_number, _retry_after_of(error), timing=self.timing
+            )
+        return self._delays[state.attempt_number]
+
+    def stop(self, state: RetryCallState) -> bool:
+        """Whether the retries are spent; raises `DeadlineExceeded` when the next wait would end
+        past the deadline."""
+        if state.attempt_number > self.max_retries:
+            return True
+        if self.deadline is not None and self.clock() + self.delay(state) > self.deadline:
+            error = state.outcome.exception() if state.outcome else None
+            raise DeadlineExceeded(error if isinstance(error, ByoursideError) else None)
+        return False
+
+    def retryable(self, error: BaseException) -> bool:
+        """`should_retry` for this request."""
+        return isinstance(error, ByoursideError) and should_retry(
+            code=error.code,
+            status=error.status,
+            may_have_placed=error.may_have_placed,
+            places_call=self.places_call,
+        )
+
+    def log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        logger.info(
+            "Retrying %s in %.2f s (retry %d of %d) after %s",
+            self.describe,
+            self.delay(state),
+            state.attempt_number,
+            self.max_retries,
+            getattr(error, "code", None) or type(error).__name__,
+        )
+
+    def hooks(self) -> dict[str, Any]:
+        """The keyword arguments of `tenacity.Retrying` / `AsyncRetrying` but ``sleep``."""
+        return {
+            "stop": self.stop,
+            "wait": self.delay,
+            "retry": retry_if_exception(self.retryable),
+            "before_sleep": self.log_retry,
+            "reraise": True,
+        }
+
+
 def call_with_retries(
     attempt: Callable[[], T],
     *,
@@ -190,118 +258,8 @@ def call_with_retries(
     With a `deadline` (a `clock()` value) no wait ever ends past it: when the next wait would, this
     raises `DeadlineExceeded` instead of sleeping. Any error that is not retried is raised as is.
     """
-    delays: dict[int, float] = {}
-
-    def delay_after(state: RetryCallState) -> float:
-        # Memoised: tenacity asks the wait and the stop in an order that changed across versions,
-        # and the jittered value must be the same for both.
-        if state.attempt_number not in delays:
-            error = state.outcome.exception() if state.outcome else None
-            delays[state.attempt_number] = retry_delay(
-                state.attempt_number, _retry_after_of(error), timing=timing
-            )
-        return delays[state.attempt_number]
-
-    def stop(state: RetryCallState) -> bool:
-        if state.attempt_number > max_retries:
-            return True
-        if deadline is not None and clock() + delay_after(state) > deadline:
-            error = state.outcome.exception() if state.outcome else None
-            raise DeadlineExceeded(error if isinstance(error, ByoursideError) else None)
-        return False
-
-    def retryable(error: BaseException) -> bool:
-        return isinstance(error, ByoursideError) and should_retry(
-            code=error.code,
-            status=error.status,
-            may_have_placed=error.may_have_placed,
-            places_call=places_call,
-        )
-
-    def log_retry(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        logger.info(
-            "Retrying %s in %.2f s (retry %d of %d) after %s",
-            describe,
-            delay_after(state),
-            state.attempt_number,
-            max_retries,
-            getattr(error, "code", None) or type(error).__name__,
-        )
-
-    retrying = Retrying(
-        stop=stop,
-        wait=delay_after,
-        retry=retry_if_exception(retryable),
-        before_sleep=log_retry,
-        sleep=sleep,
-        reraise=True,
-    )
-    return retrying(attempt)
-
-
-# -- the asyncio driver ------------------------------------------------------------------------
-# `acall_with_retries` carries out the same decisions as `call_with_retries` (`should_retry`,
-# `retry_delay`, the deadline) with tenacity's AsyncRetrying, sleeping with an awaitable sleep
-# (asyncio.sleep), so a client waiting to retry holds no thread.
-
-
-def _policy(
-    *,
-    places_call: bool,
-    max_retries: int,
-    deadline: float | None,
-    timing: RetryTiming,
-    clock: Callable[[], float],
-    describe: str,
-) -> dict[str, Any]:
-    """tenacity's stop, wait, retry and before_sleep for one request: the policy, once."""
-    delays: dict[int, float] = {}
-
-    def delay_after(state: RetryCallState) -> float:
-        # Memoised: tenacity asks the wait and the stop in an order that changed across versions,
-        # and the jittered value must be the same for both.
-        if state.attempt_number not in delays:
-            error = state.outcome.exception() if state.outcome else None
-            delays[state.attempt_number] = retry_delay(
-                state.attempt_number, _retry_after_of(error), timing=timing
-            )
-        return delays[state.attempt_number]
-
-    def stop(state: RetryCallState) -> bool:
-        if state.attempt_number > max_retries:
-            return True
-        if deadline is not None and clock() + delay_after(state) > deadline:
-            error = state.outcome.exception() if state.outcome else None
-            raise DeadlineExceeded(error if isinstance(error, ByoursideError) else None)
-        return False
-
-    def retryable(error: BaseException) -> bool:
-        return isinstance(error, ByoursideError) and should_retry(
-            code=error.code,
-            status=error.status,
-            may_have_placed=error.may_have_placed,
-            places_call=places_call,
-        )
-
-    def log_retry(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        logger.info(
-            "Retrying %s in %.2f s (retry %d of %d) after %s",
-            describe,
-            delay_after(state),
-            state.attempt_number,
-            max_retries,
-            getattr(error, "code", None) or type(error).__name__,
-        )
-
-    return {
-        "stop": stop,
-        "wait": delay_after,
-        "retry": retry_if_exception(retryable),
-        "before_sleep": log_retry,
-        "reraise": True,
-    }
+    policy = RetryPolicy(places_call, max_retries, deadline, timing, clock, describe)
+    return Retrying(sleep=sleep, **policy.hooks())(attempt)
 
 
 async def acall_with_retries(
@@ -315,14 +273,8 @@ async def acall_with_retries(
     clock: Callable[[], float] = time.monotonic,
     describe: str = "request",
 ) -> T:
-    """`call_with_retries` for a coroutine `attempt`: the same decisions, waits awaited with
-    `sleep` (``asyncio.sleep``; a parameter so that `import byourside` never loads asyncio)."""
-    policy = _policy(
-        places_call=places_call,
-        max_retries=max_retries,
-        deadline=deadline,
-        timing=timing,
-        clock=clock,
-        describe=describe,
-    )
-    return await AsyncRetrying(sleep=sleep, **policy)(attempt)
+    """`call_with_retries` for a coroutine `attempt`: the same `RetryPolicy`, driven by tenacity's
+    AsyncRetrying, each wait awaited with `sleep` (``asyncio.sleep``: a client waiting to retry
+    holds no thread; a parameter, so that `import byourside` never loads asyncio)."""
+    policy = RetryPolicy(places_call, max_retries, deadline, timing, clock, describe)
+    return await AsyncRetrying(sleep=sleep, **policy.hooks())(attempt)

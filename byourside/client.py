@@ -1,55 +1,57 @@
 """`Client`: place calls, read them back and wait for them to end, as typed models.
 
 The methods are 0.1.0's, with its names, positional order and defaults; they return models that
-still answer 0.1.0's dict-style reads (``call["callId"]``). Each method builds one request and
-sends it through `_send`, the one path that applies the retry policy and turns the reply into a
-model or a `ByoursideError`.
+still answer 0.1.0's dict-style reads (``call["callId"]``). Each method's body is a flow shared
+with `AsyncClient` (`byourside._methods`: the checks, the requests, the error rules, typed
+extraction); `Client` only carries out what a flow asks, blocking: `_send`, the one path that
+applies the retry policy and turns a reply into a model or a `ByoursideError`, and the wait.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
-from urllib.parse import quote
 
 from pydantic import BaseModel
 from typing_extensions import Self, Unpack
 
-from byourside._extraction import typed_call
-from byourside._models import Call, CallList, FieldSpec, PlacedCall
-from byourside._polling import poll_until_ended
-from byourside._replies import ModelT, check_retries, check_timeout, clamp_limit, parse_reply
-from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, call_with_retries
-from byourside._transport import Method, Session, Timeout, Transport
-from byourside._validation import (
-    FieldsArg,
-    check_api_key,
-    check_base_url,
-    check_call_id,
-    place_call_body,
+from byourside._core import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ApiRequest,
+    ClientBase,
+    retries_or,
+    timeout_before,
 )
+from byourside._flows import drive_sync
+from byourside._methods import (
+    Effect,
+    Send,
+    call_flow,
+    get_call_flow,
+    list_calls_flow,
+    place_call_flow,
+    wait_for_call_flow,
+)
+from byourside._models import Call, FieldSpec, PlacedCall
+from byourside._polling import run_wait
+from byourside._replies import ModelT
+from byourside._retry import call_with_retries
+from byourside._transport import Session, Transport
+from byourside._validation import FieldsArg
 
 if TYPE_CHECKING:
     from byourside._batch import BatchItem, BatchOptions, BatchRun, ResultT
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "Client"]
 
-
-DEFAULT_BASE_URL = "https://api.byourside.ai"
-DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)
-"""Seconds to connect, and to wait for a reply once connected."""
-DEFAULT_MAX_RETRIES = 2
-
-_CALLS_PATH = "/v1/agent/calls"
-
 ExtractedT = TypeVar("ExtractedT", bound=BaseModel)
 
 
-class Client:
+class Client(ClientBase):
     """A client of the By Your Side Agent API.
 
     Args:
@@ -57,9 +59,11 @@ class Client:
             `AuthenticationError` code ``no_api_key`` is raised here, before any I/O.
         base_url: defaults to ``BYOURSIDE_BASE_URL``, then ``https://api.byourside.ai``. It must be
             https:// (plain http:// only to loopback, for local testing): code ``insecure_base_url``.
-        timeout: seconds, or a (connect, read) pair; default (10, 60).
+        timeout: seconds, or a (connect, read) pair; default (10, 60). Each finite, above zero
+            and at most a week, else `InvalidRequestError` code ``invalid_timeout``.
         max_retries: retries after a failure the policy allows (see README, "Retries and
-            placement safety"); default 2, and every method takes its own.
+            placement safety"); default 2, and every method takes its own. A whole number >= 0,
+            else code ``invalid_max_retries``.
         session: a `requests.Session` to send through (proxies, adapters, mounts). It stays
             yours: `close()` closes only the session the client made. A placement is never
             resent by its adapter's urllib3 ``Retry``: it goes through a copy of that adapter
@@ -88,36 +92,13 @@ class Client:
         max_retries: int = DEFAULT_MAX_RETRIES,
         session: Session | None = None,
     ) -> None:
-        key = check_api_key(api_key if api_key is not None else os.environ.get("BYOURSIDE_API_KEY"))
-        url = check_base_url(base_url or os.environ.get("BYOURSIDE_BASE_URL") or DEFAULT_BASE_URL)
-        self._max_retries = check_retries(max_retries)
-        self._transport = Transport(
-            api_key=key, base_url=url, timeout=check_timeout(timeout), session=session
-        )
+        self._transport: Transport = self._configure(api_key, base_url, timeout, max_retries, session)
         # Time goes through these attributes so tests can drive it without patching modules.
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
-        self._retry_timing = DEFAULT_TIMING
-
-    @property
-    def base_url(self) -> str:
-        """The API's base URL, without a trailing slash."""
-        return self._transport.base_url
-
-    @property
-    def timeout(self) -> Timeout:
-        """The (connect, read) timeout of each request, in seconds."""
-        return self._transport.timeout
-
-    @property
-    def max_retries(self) -> int:
-        """Retries allowed after a retryable failure, unless a call says otherwise."""
-        return self._max_retries
 
     def __repr__(self) -> str:
-        return (
-            f"Client(base_url={self.base_url!r}, timeout={self.timeout!r}, max_retries={self.max_retries!r})"
-        )
+        return f"Client({self._settings_repr()})"
 
     def close(self) -> None:
         """Release the connection pool (when the client made its own session)."""
@@ -163,17 +144,20 @@ class Client:
         request may have reached the service and no answer was read, the error has
         ``may_have_placed=True``: look for the call with `list_calls()` before placing it again.
         """
-        body = place_call_body(
-            to=to,
-            objective=objective,
-            context=context,
-            fields=fields,
-            webhook_url=webhook_url,
-            caller_id=caller_id,
-            voice=voice,
-            language=language,
+        return drive_sync(
+            place_call_flow(
+                to,
+                objective,
+                context,
+                fields,
+                webhook_url,
+                caller_id,
+                voice=voice,
+                language=language,
+                max_retries=max_retries,
+            ),
+            self._perform,
         )
-        return self._send("POST", _CALLS_PATH, PlacedCall, body=body, max_retries=max_retries)
 
     @overload
     def get_call(self, call_id: str, *, max_retries: int | None = None) -> Call: ...
@@ -194,15 +178,18 @@ class Client:
         ``Call[Model]`` whose `extracted` is a checked ``Model | None``; a value that does not fit
         raises `ExtractionError` naming the field, with the raw values and the call on it.
 
-        Raises `NotFoundError` (``not_found``) for an unknown id or another account's call.
+        Raises `NotFoundError` (``not_found``) for an unknown id or another account's call. Every
+        error it raises has the id asked for as its `call_id`.
         """
-        call = self._send("GET", self._call_path(call_id), Call, max_retries=max_retries)
-        return call if fields is None else typed_call(call, fields)
+        return drive_sync(get_call_flow(call_id, fields=fields, max_retries=max_retries), self._perform)
 
     def list_calls(self, limit: int = 20, *, max_retries: int | None = None) -> list[Call]:
-        """The most recent calls, at most `limit` (clamped to 1..100; anything else means 20)."""
-        params = {"limit": str(clamp_limit(limit))}
-        return self._send("GET", _CALLS_PATH, CallList, params=params, max_retries=max_retries).calls
+        """The most recent calls, at most `limit`.
+
+        `limit` is clamped to 1..100, and whatever is not a whole number >= 0 (NaN, infinity,
+        ``5.0``, ``True``, None) means 20, as in 0.1.0: never an error.
+        """
+        return drive_sync(list_calls_flow(limit, max_retries=max_retries), self._perform)
 
     @overload
     def wait_for_call(
@@ -242,19 +229,16 @@ class Client:
         not ended. A ``rate_limited`` reply does not end the wait: it waits (as long as the
         Retry-After asks, when sent) and polls on. `on_status(call)` is called after each poll that
         finds a new status, the first poll included.
+
+        Checked before any poll: `timeout` finite (``invalid_timeout``; zero or less times out at
+        once), `interval` above zero (``invalid_interval``; under 0.5 s it is raised to 0.5 s
+        unless the API is on this machine), `on_status` callable (``invalid_on_status``). Every
+        error it raises has the id asked for as its `call_id`.
         """
-        path = self._call_path(call_id)
-        call = poll_until_ended(
-            lambda deadline: self._send("GET", path, Call, deadline=deadline),
-            call_id=call_id,
-            timeout=timeout,
-            interval=interval,
-            on_status=on_status,
-            clock=self._clock,
-            sleep=self._sleep,
-            timing=self._retry_timing,
+        flow = wait_for_call_flow(
+            call_id, timeout, interval, fields=fields, on_status=on_status, min_interval=self._min_interval
         )
-        return call if fields is None else typed_call(call, fields)
+        return drive_sync(flow, self._perform)
 
     @overload
     def call(
@@ -306,7 +290,14 @@ class Client:
         """Place a call and wait for it to end: the whole job in one typed step.
 
         The call is placed once (`place_call`) and then polled (`wait_for_call`) until its status
-        is terminal. With ``fields=Model`` the result is a ``Call[Model]``.
+        is terminal; `timeout` bounds the wait after the placement. With ``fields=Model`` the
+        result is a ``Call[Model]``.
+
+        Every argument, the wait's included, is checked before placing (`timeout` above zero
+        here). Every error raised once the call is placed has its id as `call_id` and
+        ``may_have_placed=True``: then wait for it, ``client.wait_for_call(error.call_id)``,
+        instead of placing it again. A ``not_found`` on the first reads is read again, up to 3
+        times within the deadline: the read may have outrun the service's store.
 
         Example::
 
@@ -318,12 +309,21 @@ class Client:
             if done.extracted is not None and done.extracted.confirmed:
                 ...
         """
-        placed = self.place_call(
-            to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
+        flow = call_flow(
+            to,
+            objective,
+            context,
+            fields=fields,
+            webhook_url=webhook_url,
+            caller_id=caller_id,
+            voice=voice,
+            language=language,
+            timeout=timeout,
+            interval=interval,
+            on_status=on_status,
+            min_interval=self._min_interval,
         )
-        if isinstance(fields, type):
-            return self.wait_for_call(placed.call_id, timeout, interval, fields=fields, on_status=on_status)
-        return self.wait_for_call(placed.call_id, timeout, interval, on_status=on_status)
+        return drive_sync(flow, self._perform)
 
     def place_calls(
         self,
@@ -348,53 +348,49 @@ class Client:
 
         return run_batch(self, items, fields=fields, **options)
 
-    # -- one path for every request --------------------------------------------------------
+    # -- the driver: the only code here that blocks ------------------------------------------
 
-    @staticmethod
-    def _call_path(call_id: str) -> str:
-        return f"{_CALLS_PATH}/{quote(check_call_id(call_id), safe='')}"
+    def _perform(self, effect: Effect) -> Any:
+        """Carry out what a method's flow asks for (`byourside._methods`), blocking."""
+        if isinstance(effect, Send):
+            return self._send(effect.request, max_retries=effect.max_retries, deadline=effect.deadline)
+        request = effect.request
+        return run_wait(
+            effect.call_wait(self._clock(), self._retry_timing),
+            lambda deadline: self._send(request, deadline=deadline),
+            on_status=effect.on_status,
+            sleep=self._sleep,
+            clock=self._clock,
+        )
 
     def _send(
         self,
-        method: Method,
-        path: str,
-        model: type[ModelT],
+        request: ApiRequest[ModelT],
         *,
-        params: Mapping[str, str] | None = None,
-        body: dict[str, Any] | None = None,
         max_retries: int | None = None,
         deadline: float | None = None,
     ) -> ModelT:
-        """Send one request (retried as the policy allows) and parse its reply as `model`."""
-        places_call = method == "POST"
-        payload = None if body is None else json.dumps(body, allow_nan=False).encode()
+        """Send `request` (retried as the policy allows) and read its reply as its model."""
 
         def attempt() -> ModelT:
-            timeout, total = self._timeout_before(deadline)
+            timeout, total = timeout_before(self.timeout, deadline, self._clock)
             reply = self._transport.request(
-                method, path, params=params, body=payload, timeout=timeout, total=total
+                request.method,
+                request.path,
+                params=request.params,
+                body=request.payload,
+                timeout=timeout,
+                total=total,
             )
-            return parse_reply(reply, model, places_call=places_call)
+            return request.parse(reply)
 
         return call_with_retries(
             attempt,
-            places_call=places_call,
-            max_retries=self._max_retries if max_retries is None else check_retries(max_retries),
+            places_call=request.places_call,
+            max_retries=retries_or(max_retries, self._max_retries),
             deadline=deadline,
             timing=self._retry_timing,
             sleep=self._sleep,
             clock=self._clock,
-            describe=f"{method} {path}",
+            describe=request.describe,
         )
-
-    def _timeout_before(self, deadline: float | None) -> tuple[Timeout | None, float | None]:
-        """The client's timeouts cut to the time left before `deadline`, and that time as the
-        budget of the whole exchange: each read waits no longer than what is left, and a reply
-        trickled a byte at a time cannot stretch the exchange past it either."""
-        if deadline is None:
-            return None, None
-        left = deadline - self._clock()
-        if left <= 0:
-            raise DeadlineExceeded(None)
-        connect, read = self.timeout
-        return (min(connect, left), min(read, left)), left

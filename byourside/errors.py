@@ -56,6 +56,8 @@ __all__ = [
     "WebhookVerificationError",
     "error_from_reply",
     "invalid_response_error",
+    "placed_call_hint",
+    "raised_after_placing",
 ]
 
 CODE_MESSAGES: dict[str, str] = {
@@ -96,11 +98,14 @@ CODE_MESSAGES: dict[str, str] = {
     "placement_unknown": "The call may have been placed: its outcome was not recorded",
     # Webhook deduplication (leases).
     "event_in_progress": "Another worker is handling this webhook event; answer 409 so it is redelivered",
+    # issue 22, deadlines and intervals: the numbers a Client method takes, checked before any I/O.
+    "invalid_timeout": "timeout must be a finite number of seconds, at most a week",
+    "invalid_interval": "interval must be a finite number of seconds above zero, at most a week",
+    "invalid_max_retries": "max_retries must be a whole number >= 0",
+    "invalid_on_status": "on_status must be a callable taking the Call",
     "error": "The API reported an error without a token",
     # batch
     "invalid_concurrency": "concurrency must be a whole number of calls >= 1",
-    "invalid_timeout": "timeout must be a finite number of seconds > 0",
-    "invalid_interval": "interval must be a finite number of seconds > 0",
     "duplicate_batch_item": "Two batch items call the same number with the same objective and context",
     "batch_stopped": "The batch was stopped before this item was placed",
     # input checks: malformed settings and arguments, and the command line's own refusals
@@ -306,6 +311,30 @@ REFUSAL_TOKENS: frozenset[str] = SERVER_TOKENS - {"rate_limited", "placement_fai
 
 MAY_HAVE_PLACED_HINT = "The call may have been placed: look for it with list_calls() before placing it again."
 """Appended to the message of every error whose `may_have_placed` is True."""
+
+
+def placed_call_hint(call_id: str) -> str:
+    """What an error raised after `call_id` was placed tells the program to do.
+
+    Example:
+        >>> placed_call_hint("c1")
+        "Call 'c1' was placed: wait for it with wait_for_call(error.call_id); do not place it again."
+    """
+    return (
+        f"Call {call_id!r} was placed: wait for it with wait_for_call(error.call_id); do not place it again."
+    )
+
+
+def raised_after_placing(error: ByoursideError, call_id: str) -> ByoursideError:
+    """`error`, which ended a step after the call `call_id` was placed, made to say so: its
+    `call_id`, ``may_have_placed=True`` and a message that says how to recover. Returns `error`."""
+    error.call_id = call_id
+    error.may_have_placed = True
+    hint = placed_call_hint(call_id)
+    if hint not in error.message:
+        error.message = f"{error.message.rstrip('.')}. {hint}"
+    return error
+
 
 _TOKEN_CLASSES: dict[str, type[ByoursideError]] = {
     # Every other known token refuses a malformed or disallowed request.

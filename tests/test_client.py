@@ -128,14 +128,16 @@ def test_insecure_base_url_from_the_environment_refused(monkeypatch: pytest.Monk
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
 def test_max_retries_must_be_a_whole_number(bad: Any) -> None:
-    with pytest.raises(ValueError, match="max_retries"):
+    with pytest.raises(InvalidRequestError, match="max_retries") as caught:
         Client(API_KEY, max_retries=bad)
+    assert (caught.value.code, caught.value.status) == ("invalid_max_retries", 0)
 
 
 @pytest.mark.parametrize("bad", [0, -1, (1, 0), (1, 2, 3), float("nan"), "5", (None, 1)])
 def test_timeout_must_be_positive_seconds(bad: Any) -> None:
-    with pytest.raises(ValueError, match="timeout"):
+    with pytest.raises(InvalidRequestError, match="timeout") as caught:
         Client(API_KEY, timeout=bad)
+    assert (caught.value.code, caught.value.status) == ("invalid_timeout", 0)
 
 
 def test_a_single_timeout_applies_to_connect_and_read() -> None:

@@ -143,8 +143,9 @@ def test_a_per_call_override_leaves_the_client_alone(httpserver: HTTPServer) -> 
 
 
 def test_a_bad_per_call_max_retries_is_refused_before_io(httpserver: HTTPServer) -> None:
-    with pytest.raises(ValueError, match="max_retries"):
+    with pytest.raises(InvalidRequestError, match="max_retries") as caught:
         make_client(httpserver).get_call("c1", max_retries=-1)
+    assert caught.value.code == "invalid_max_retries"
     assert httpserver.log == []
 
 
