@@ -1,11 +1,12 @@
 """`AsyncClient`: `Client`'s API for asyncio programs (FastAPI services, agent frameworks).
 
 The same constructor, methods, argument names, order and defaults, and return types as `Client`,
-each method awaited. It is a driver over the shared core (`byourside._core`: every request built
-and checked once, every reply read once; `byourside._retry`: one retry policy): only the code
-that blocks or sleeps differs. Requests run on the client's own bounded thread pool
-(`byourside._async_transport`); every wait (polling, retry back-off, Retry-After) is
-``asyncio.sleep`` and holds no thread.
+each method awaited. Each method runs the flow `Client` runs (`byourside._methods`: the checks,
+the requests, the error rules, typed extraction; `byourside._polling.wait_flow`: the wait;
+`byourside._retry.RetryPolicy`: the retries; the batch's flows in `byourside._batch_run`), with
+an awaiting driver: only the code that blocks or sleeps differs. Requests run on the client's own
+bounded thread pool (`byourside._async_transport`); every wait (polling, retry back-off,
+Retry-After, batch pacing) is ``asyncio.sleep`` and holds no thread.
 """
 
 from __future__ import annotations
