@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from pydantic import BaseModel
 from typing_extensions import Self, Unpack
 
-from byourside._async_transport import DEFAULT_WORKERS, AsyncTransport, Outcome
+from byourside._async_transport import DEFAULT_WORKERS, AsyncTransport, Outcome, check_workers
 from byourside._core import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -69,7 +69,8 @@ class AsyncClient(ClientBase):
 
     Args:
         api_key, base_url, timeout, max_retries, session: as `Client`.
-        max_workers: threads the client may hold at once for requests in flight (default 8).
+        max_workers: threads the client may hold at once for requests in flight (default 8); a
+            whole number >= 1, else `InvalidRequestError` code ``invalid_max_workers``.
             They are the client's own, never asyncio's default executor. Only a request in flight
             holds one: a call being waited for holds none between its polls.
 
@@ -100,8 +101,9 @@ class AsyncClient(ClientBase):
         session: Session | None = None,
         max_workers: int = DEFAULT_WORKERS,
     ) -> None:
+        workers = check_workers(max_workers)  # before the session exists: nothing to leak
         self._transport: AsyncTransport = AsyncTransport(
-            self._configure(api_key, base_url, timeout, max_retries, session), workers=max_workers
+            self._configure(api_key, base_url, timeout, max_retries, session), workers=workers
         )
         # Time goes through these attributes so tests can drive it (the pytest plugin moves a
         # FakeServer's clock with them) without patching modules.

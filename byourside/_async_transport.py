@@ -35,9 +35,9 @@ import time
 from collections.abc import Callable, Mapping
 
 from byourside._transport import Method, Reply, Timeout, Transport
-from byourside.errors import NetworkError
+from byourside.errors import CODE_MESSAGES, InvalidRequestError, NetworkError
 
-__all__ = ["DEFAULT_WORKERS", "AsyncTransport", "Outcome"]
+__all__ = ["DEFAULT_WORKERS", "AsyncTransport", "Outcome", "check_workers"]
 
 logger = logging.getLogger("byourside")
 
@@ -56,9 +56,11 @@ Outcome = Reply | NetworkError
 
 
 def check_workers(workers: object) -> int:
-    """`workers` as a pool size, or ValueError (an untyped program may pass anything)."""
+    """`workers` as a pool size, or `InvalidRequestError` code ``invalid_max_workers`` (an
+    untyped program may pass anything)."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"max_workers must be a whole number >= 1, got {workers!r}")
+        message = f"{CODE_MESSAGES['invalid_max_workers']}: got {workers!r:.80}"
+        raise InvalidRequestError(message, 0, "invalid_max_workers")
     return workers
 
 

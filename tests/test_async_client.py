@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from byourside import AsyncClient, Call, NetworkError, WaitTimeoutError
+from byourside import AsyncClient, Call, InvalidRequestError, NetworkError, WaitTimeoutError
 from tests.async_support import GatedServer, gated_server
 from tests.client_support import API_KEY, TO
 
@@ -66,11 +66,15 @@ async def in_thread(fn: object, *args: object) -> None:
 # -- construction ---------------------------------------------------------------------------
 
 
-def test_max_workers_is_checked_and_shown() -> None:
-    with pytest.raises(ValueError, match="max_workers"):
-        AsyncClient(API_KEY, "http://127.0.0.1:9", max_workers=0)
-    with pytest.raises(ValueError, match="max_workers"):
-        AsyncClient(API_KEY, "http://127.0.0.1:9", max_workers=True)
+@pytest.mark.parametrize("workers", [0, -1, True, 2.0, "4", None])
+def test_max_workers_is_checked_before_anything_starts(workers: object) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        AsyncClient(API_KEY, "http://127.0.0.1:9", max_workers=workers)  # type: ignore[arg-type]
+    assert (refused.value.code, refused.value.status) == ("invalid_max_workers", 0)
+    assert "max_workers" in str(refused.value)
+
+
+def test_max_workers_is_shown() -> None:
     client = AsyncClient(API_KEY, "http://127.0.0.1:9", max_workers=3)
     assert client.max_workers == 3
     assert "max_workers=3" in repr(client)
