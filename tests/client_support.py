@@ -78,6 +78,16 @@ def raw_uri(request: Request) -> str:
 # -- raw sockets ----------------------------------------------------------------------------
 
 
+def content_length(head: bytes) -> int:
+    """The Content-Length an HTTP message's head declares (its last one), or 0."""
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    return length
+
+
 def read_request(conn: socket.socket) -> bytes:
     """Read one HTTP request (head and Content-Length body) from `conn`."""
     data = b""
@@ -87,11 +97,7 @@ def read_request(conn: socket.socket) -> bytes:
             return data
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
+    length = content_length(head)
     while len(body) < length:
         chunk = conn.recv(65536)
         if not chunk:
