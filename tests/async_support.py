@@ -133,6 +133,16 @@ def gated_server(answer: Answer = default_answer) -> Iterator[GatedServer]:
 # -- Client's blocking methods over an AsyncClient ------------------------------------------------
 
 
+_SERVING: dict[int | None, int] = {}
+"""The thread each BlockingAsyncClient's loop thread is running a blocking call for, meanwhile."""
+
+
+def thread_served_by(thread: int | None) -> int | None:
+    """`thread`, or, when it is a BlockingAsyncClient's loop thread in the middle of a blocking
+    call, the thread that made the call (so what the loop logs is that caller's)."""
+    return _SERVING.get(thread, thread)
+
+
 class BlockingAsyncClient:
     """An `AsyncClient` behind `Client`'s blocking methods, for tests written against `Client`.
 
@@ -158,7 +168,12 @@ class BlockingAsyncClient:
             raise
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        loop_thread = self._thread.ident
+        _SERVING[loop_thread] = threading.get_ident()
+        try:
+            return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        finally:
+            _SERVING.pop(loop_thread, None)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self.wrapped, name)
@@ -209,6 +224,7 @@ class BlockingBatchRun:
     def __init__(self, owner: BlockingAsyncClient, run: Any) -> None:
         self._owner = owner
         self._run = run
+        self._closed = False
 
     def __iter__(self) -> BlockingBatchRun:
         return self
@@ -223,7 +239,15 @@ class BlockingBatchRun:
         self._run.stop(wait=wait)
 
     def close(self) -> None:
-        self._owner._run(self._run.aclose())
+        if not self._closed:
+            self._closed = True
+            self._owner._run(self._run.aclose())
+
+    def __del__(self) -> None:
+        # Dropped unclosed: a BatchRun is closed by the collector then and there; an AsyncBatchRun
+        # by its loop soon after. Closing here keeps the blocking face as prompt as BatchRun.
+        if not self._closed and not self._owner._loop.is_closed():
+            self.close()
 
     def __enter__(self) -> BlockingBatchRun:
         return self

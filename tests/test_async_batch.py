@@ -129,3 +129,22 @@ async def test_items_are_checked_before_anything_is_sent() -> None:
                 client.place_calls([{"to": "not a number", "objective": "Hi"}, {"objective": "x"}])
             assert refused.value.code == "invalid_batch_item"
         assert gated.count() == 0
+
+
+async def test_a_batch_dropped_unclosed_is_closed_by_its_loop_and_logs_what_it_placed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="byourside")
+    with FakeServer(instant=True) as server:
+        async with AsyncClient(server.api_key, server.base_url) as client:
+            run = client.place_calls(items(6), concurrency=3, interval=0.01)
+            first = await run.__anext__()
+            del run  # no aclose: the event loop finalizes the async generator
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 30
+            while "abandoned" not in caplog.text and loop.time() < end:
+                await asyncio.sleep(0.01)
+        others = {call.call_id for call in server.calls} - {first.call_id}
+    warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert "abandoned" in warned
+    assert all(call_id in warned for call_id in others)
