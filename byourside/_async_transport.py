@@ -80,9 +80,7 @@ class AsyncTransport:
     def __init__(self, transport: Transport, *, workers: int = DEFAULT_WORKERS) -> None:
         self.workers = check_workers(workers)
         self._transport = transport
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.workers, thread_name_prefix="byourside-async"
-        )
+        self._pool = self._new_pool()
         # Touched from worker threads (done callbacks) and the loop, hence the lock.
         self._in_flight: set[concurrent.futures.Future[Reply]] = set()
         self._in_flight_lock = threading.Lock()
@@ -126,7 +124,11 @@ class AsyncTransport:
                 method, path, params=params, body=body, timeout=timeout, total=left
             )
 
-        running = self._pool.submit(exchange)
+        try:
+            running = self._pool.submit(exchange)
+        except RuntimeError:  # closed: as a closed Client, a closed AsyncClient still works
+            self._pool = self._new_pool()
+            running = self._pool.submit(exchange)
         with self._in_flight_lock:
             self._in_flight.add(running)
         running.add_done_callback(self._forget)
@@ -144,6 +146,11 @@ class AsyncTransport:
             if if_cancelled is not None:
                 if_cancelled(outcome)
             raise
+
+    def _new_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        return concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.workers, thread_name_prefix="byourside-async"
+        )
 
     def _forget(self, future: concurrent.futures.Future[Reply]) -> None:
         with self._in_flight_lock:

@@ -327,3 +327,12 @@ async def test_a_placement_cancelled_twice_still_waits_for_its_reply(
         await task
     await client.aclose()
     assert any("call id c1" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+async def test_a_closed_client_still_works_as_a_closed_client_does(server: GatedServer) -> None:
+    server.open_gate()
+    client = client_on(server)
+    await client.aclose()
+    assert (await client.get_call("c1")).status == "in_progress"  # as Client after close()
+    await client.aclose()
+    assert server.count() == 1
