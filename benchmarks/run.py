@@ -201,8 +201,14 @@ def bench_async_round_trip(quick: bool) -> Row:
 
 
 def bench_async_waits(quick: bool) -> Row:
-    r = _async_workloads.concurrent_waits(50 if quick else 1000)
-    ok = r.completed == r.waits and r.peak_requests_in_threads <= r.max_workers and r.lag_p99_ms < 50
+    # Three rounds (one when quick), the median p99 reported: the lag is an absolute figure, and
+    # a round can meet another process's burst on a shared machine.
+    runs = [_async_workloads.concurrent_waits(50 if quick else 1000) for _ in range(1 if quick else 3)]
+    r = sorted(runs, key=lambda run: run.lag_p99_ms)[len(runs) // 2]
+    bounded = all(
+        run.completed == run.waits and run.peak_requests_in_threads <= run.max_workers for run in runs
+    )
+    ok = bounded and r.lag_p99_ms < 50
     return Row(
         "async_wait",
         f"{r.waits} concurrent AsyncClient.wait_for_call, FakeServer in another process: loop lag p99 ms",
@@ -210,6 +216,7 @@ def bench_async_waits(quick: bool) -> Row:
         "< 50 ms; all end; <= pool",
         ok,
         {
+            "p99_ms_each_round": [round(run.lag_p99_ms, 1) for run in runs],
             "completed": r.completed,
             "max_workers": r.max_workers,
             "peak_requests_in_threads": r.peak_requests_in_threads,
