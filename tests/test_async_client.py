@@ -112,6 +112,8 @@ async def test_requests_in_flight_never_exceed_max_workers(server: GatedServer) 
         assert server.count() == 2  # the other four wait for a thread, not for the server
         workers = [t for t in threading.enumerate() if t.name.startswith("byourside-async")]
         assert len(workers) == 2
+        # Never asyncio's default executor (its threads are named asyncio_N).
+        assert not [t for t in threading.enumerate() if t.name.startswith("asyncio_")]
         server.open_gate()
         calls = await asyncio.gather(*tasks)
         assert [c.status for c in calls] == ["in_progress"] * 6
