@@ -36,6 +36,8 @@ from byourside.errors import (
 )
 
 if TYPE_CHECKING:
+    from byourside._async_batch import AsyncBatchRun
+    from byourside._async_client import AsyncClient
     from byourside._batch import BatchItem, BatchOptions, BatchProgress, BatchResult, BatchRun, BatchStatus
     from byourside._dedup_redis import RedisEventStore
     from byourside.webhooks import (
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "AsyncBatchRun",
+    "AsyncClient",
     "AuthenticationError",
     "BatchItem",
     "BatchOptions",
@@ -91,6 +95,8 @@ __all__ = [
 
 # Loaded on first use, so `import byourside` stays light for programs that only place calls.
 _LAZY_HOMES = {
+    "AsyncClient": "_async_client",  # asyncio is loaded only by programs that use it
+    "AsyncBatchRun": "_async_batch",
     **dict.fromkeys(
         ["BatchItem", "BatchOptions", "BatchProgress", "BatchResult", "BatchRun", "BatchStatus"], "_batch"
     ),

@@ -13,16 +13,19 @@ the service accepted without a readable reply, and one whose result the program 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from byourside._batch import BatchResult, BatchStatus
+from byourside._batch_steps import BatchFlow, Exclusive, ListRecent
 from byourside._journal import proves_accepted
+from byourside._models import Call
 from byourside.errors import ByoursideError
 
 if TYPE_CHECKING:
     from byourside._batch_run import _Run
 
-__all__ = ["LIST_LIMIT", "resolve_placement", "warn_unreported"]
+__all__ = ["LIST_LIMIT", "list_recent", "resolve_placement", "warn_unreported"]
 
 LIST_LIMIT = 100
 """How many recent calls are listed (the service's most): for the snapshot and for matching."""
@@ -30,9 +33,15 @@ LIST_LIMIT = 100
 logger = logging.getLogger("byourside")
 
 
+def list_recent() -> BatchFlow[list[Call]]:
+    """The account's `LIST_LIMIT` most recent calls (one request: pace it with `Pacer.paced`)."""
+    calls: list[Call] = yield ListRecent(LIST_LIMIT)
+    return calls
+
+
 def resolve_placement(
     run: _Run, index: int, error: ByoursideError, *, may_retry: bool, resumed: bool = False
-) -> BatchResult[Any]:
+) -> BatchFlow[BatchResult[Any]]:
     """Look for the call an unknown placement may have made; adopt it, or report it unresolved.
 
     Only a call that did not exist before the item's intent (not in the snapshot journaled
@@ -40,59 +49,73 @@ def resolve_placement(
     left unknown) an item with no call that may be its own is placed again; a placement the
     service accepted (2xx) never is.
     """
-    item = run.items[index]
     state = run.journal.state(index)
     accepted = proves_accepted(error) or state.phase == "accepted"
     unresolved: BatchStatus = "placed" if accepted else "unknown"
-    with run.resolving:  # two items must not adopt the same call
-        try:
-            recent = run.pacer.send(
-                lambda: run.client.list_calls(LIST_LIMIT, max_retries=0), places_call=False
-            )
-        except ByoursideError as failed:
-            note = f"list_calls failed ({failed.code}): look for the call before placing it again"
-            note = _accepted_note(note) if accepted else note
-            return run.result(index, unresolved, error=error, note=note, resumed=resumed)
-        claimed = run.journal.claimed_call_ids()
-        matches = [
-            call.call_id
-            for call in recent
-            if call.to == item.to and call.objective == item.objective and call.call_id not in claimed
-        ]
-        # Calls in the snapshot existed before the intent: never this item's. Without a
-        # snapshot (an older journal, a failed list) no call can be proved to be its own.
-        baseline = state.baseline
-        maybe_its_own = matches if baseline is None else [m for m in matches if m not in baseline]
-        adoptable = [] if baseline is None else maybe_its_own
-        # A twin item (same number and objective) whose own placement is unsettled could be
-        # the owner of any match: then no match is provably this item's.
-        twins = [
-            other
-            for other, twin in enumerate(run.items)
-            if other != index
-            and (twin.to, twin.objective) == (item.to, item.objective)
-            and run.journal.state(other).phase in ("unknown", "accepted")
-        ]
-        adopt = len(adoptable) == 1 and not twins
-        if adopt:
-            run.journal.adopted(index, adoptable[0])
-    if adopt:
+    try:
+        # Exclusive: two items must not adopt the same call.
+        found: _Found = yield Exclusive("resolving", _match(run, index))
+    except ByoursideError as failed:
+        note = f"list_calls failed ({failed.code}): look for the call before placing it again"
+        note = _accepted_note(note) if accepted else note
+        return run.result(index, unresolved, error=error, note=note, resumed=resumed)
+    if found.adopted is not None:
         run.progress.placed(index)
         note = (
-            f"adopted call {adoptable[0]}, found with list_calls (same number and objective, "
+            f"adopted call {found.adopted}, found with list_calls (same number and objective, "
             "made after the intent)"
         )
-        return run.follow(index, adoptable[0], adopted=True, resumed=resumed, note=note)
+        return (yield from run.follow(index, found.adopted, adopted=True, resumed=resumed, note=note))
+    matches, maybe_its_own, twins = found.matches, found.maybe_its_own, found.twins
     if not maybe_its_own and may_retry and not accepted:
-        return run.place(index)
+        return (yield from run.place(index))
     if accepted:
         run.progress.placed(index)
-        note = _accepted_note(_candidates_note(matches, maybe_its_own, baseline is None, twins))
+        note = _accepted_note(_candidates_note(matches, maybe_its_own, found.no_baseline, twins))
     else:
-        note = _unresolved_note(matches, maybe_its_own, baseline is None, twins)
-    return run.result(
-        index, unresolved, error=error, note=note, resumed=resumed, candidates=tuple(matches)
-    )
+        note = _unresolved_note(matches, maybe_its_own, found.no_baseline, twins)
+    return run.result(index, unresolved, error=error, note=note, resumed=resumed, candidates=tuple(matches))
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What `list_calls` showed for an unresolved placement, and the call adopted, if one was."""
+
+    matches: list[str]
+    maybe_its_own: list[str]
+    twins: list[int]
+    no_baseline: bool
+    adopted: str | None
+
+
+def _match(run: _Run, index: int) -> BatchFlow[_Found]:
+    """List the recent calls and adopt the one that is provably this item's, if there is one."""
+    item = run.items[index]
+    recent = yield from run.pacer.paced(list_recent, places_call=False)
+    claimed = run.journal.claimed_call_ids()
+    matches = [
+        call.call_id
+        for call in recent
+        if call.to == item.to and call.objective == item.objective and call.call_id not in claimed
+    ]
+    # Calls in the snapshot existed before the intent: never this item's. Without a
+    # snapshot (an older journal, a failed list) no call can be proved to be its own.
+    baseline = run.journal.state(index).baseline
+    maybe_its_own = matches if baseline is None else [m for m in matches if m not in baseline]
+    adoptable = [] if baseline is None else maybe_its_own
+    # A twin item (same number and objective) whose own placement is unsettled could be
+    # the owner of any match: then no match is provably this item's.
+    twins = [
+        other
+        for other, twin in enumerate(run.items)
+        if other != index
+        and (twin.to, twin.objective) == (item.to, item.objective)
+        and run.journal.state(other).phase in ("unknown", "accepted")
+    ]
+    adopted = adoptable[0] if len(adoptable) == 1 and not twins else None
+    if adopted is not None:
+        run.journal.adopted(index, adopted)
+    return _Found(matches, maybe_its_own, twins, baseline is None, adopted)
 
 
 def warn_unreported(run: _Run, reported: set[int]) -> None:

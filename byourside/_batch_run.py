@@ -47,10 +47,13 @@ from byourside._batch import (
     as_batch_item,
 )
 from byourside._batch_checks import check_batch_options, model_of, refuse_duplicates
-from byourside._batch_resolve import LIST_LIMIT, resolve_placement, warn_unreported
+from byourside._batch_progress import Reporter
+from byourside._batch_resolve import LIST_LIMIT, list_recent, resolve_placement, warn_unreported
+from byourside._batch_steps import BatchFlow, BlockingSteps, Exclusive, Pause, Place, Poll
 from byourside._extraction import typed_call
+from byourside._flows import drive_sync
 from byourside._journal import Journal, item_key
-from byourside._models import Call, FieldSpec
+from byourside._models import Call, FieldSpec, PlacedCall
 from byourside._pacing import Pacer
 from byourside._replies import check_retries
 from byourside._retry import DeadlineExceeded
@@ -64,17 +67,19 @@ from byourside.errors import (
 )
 
 if TYPE_CHECKING:
+    from byourside._async_client import AsyncClient
     from byourside.client import Client
 
-__all__ = ["LIST_LIMIT", "run_batch"]
+__all__ = ["LIST_LIMIT", "Prepared", "prepare_batch", "run_batch"]
 
 logger = logging.getLogger("byourside")
 
 
-def run_batch(
-    client: Client,
+def prepare_batch(
+    client: Client | AsyncClient,
     items: Iterable[object],
     *,
+    blocking_sleep: Callable[[float], None] | None,
     fields: type[Any] | Sequence[FieldSpec | Mapping[str, Any]] | None = None,
     concurrency: int = 4,
     wait: bool = True,
@@ -86,8 +91,8 @@ def run_batch(
     interval: float = 3,
     max_retries: int | None = None,
     on_progress: Callable[[BatchProgress], object] | None = None,
-) -> BatchRun[Any]:
-    """Check everything, open the journal, and return the iterator of results (see the module)."""
+) -> Prepared:
+    """Check everything and open the journal: the run both clients' drivers carry out."""
     batch = [as_batch_item(index, item) for index, item in enumerate(items)]
     check_batch_options(concurrency=concurrency, timeout=timeout, interval=interval)
     retries = client.max_retries if max_retries is None else check_retries(max_retries)
@@ -100,13 +105,16 @@ def run_batch(
     keys = [item_key(item.placement()) for item in batch]
     book = Journal.in_memory(keys) if journal is None else Journal.open(journal, keys)
     stop = threading.Event()
-    sleep = None if client._sleep is time.sleep else client._sleep  # real time: stoppable waits
     run = _Run(
-        client=client,
+        clock=client._clock,
         items=batch,
         journal=book,
         pacer=Pacer(
-            sleep=sleep, clock=client._clock, stop=stop, timing=client._retry_timing, max_retries=retries
+            sleep=blocking_sleep,
+            clock=client._clock,
+            stop=stop,
+            timing=client._retry_timing,
+            max_retries=retries,
         ),
         stop=stop,
         wire_fields=wire_fields,
@@ -117,39 +125,46 @@ def run_batch(
         retry_unknown=retry_unknown,
         progress=ProgressTracker(len(batch), on_progress, client._clock),
     )
-    return BatchRun(_results(run, concurrency, ordered), run.request_stop, book.close)
+    return Prepared(run, concurrency, ordered)
 
 
-def _results(run: _Run, concurrency: int, ordered: bool) -> Generator[BatchResult[Any], None, None]:
+@dataclass(frozen=True)
+class Prepared:
+    """A checked batch with its journal open, ready for a driver."""
+
+    run: _Run
+    concurrency: int
+    ordered: bool
+
+
+def run_batch(client: Client, items: Iterable[object], **options: Any) -> BatchRun[Any]:
+    """`Client.place_calls`: the batch's flows run on `concurrency` worker threads (see the module)."""
+    # Real time gets waits that a stop ends at once; a test's driven sleep is used as it is.
+    sleep = None if client._sleep is time.sleep else client._sleep
+    ready = prepare_batch(client, items, blocking_sleep=sleep, **options)
+    run = ready.run
+    results = _results(run, BlockingSteps(client, run.pacer), ready.concurrency, ready.ordered)
+    return BatchRun(results, run.request_stop, run.journal.close)
+
+
+def _results(
+    run: _Run, steps: BlockingSteps, concurrency: int, ordered: bool
+) -> Generator[BatchResult[Any], None, None]:
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="byourside-batch")
-    reported: set[int] = set()  # bound before the try: the finally reads it even on an early error
+    reporter = Reporter(run, ordered)
     try:
-        for index, phase in enumerate(run.journal.phases()):
-            if phase == "placed":
-                run.progress.placed(index)
         pending = deque(range(len(run.items)))
         running: dict[Future[BatchResult[Any]], int] = {}
-        held: dict[int, BatchResult[Any]] = {}
-        next_index = 0
         while pending or running:
             while pending and len(running) < concurrency:
                 index = pending.popleft()
-                running[pool.submit(run.process, index)] = index
+                running[pool.submit(drive_sync, run.process(index), steps)] = index
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 del running[future]
             # A worker raises only on a bug or a failed journal write: that ends the batch.
-            for result in sorted((future.result() for future in finished), key=lambda r: r.index):
-                run.progress.finished(result)
-                if not ordered:
-                    reported.add(result.index)
-                    yield result
-                    continue
-                held[result.index] = result
-                while next_index in held:
-                    reported.add(next_index)
-                    yield held.pop(next_index)
-                    next_index += 1
+            for result in reporter.ready([future.result() for future in finished]):
+                yield reporter.delivered(result)
     finally:
         # Reached when done, on an error, or when the caller abandons the results: nothing new is
         # placed after this, calls in flight finish their request and are journaled, and every
@@ -157,10 +172,7 @@ def _results(run: _Run, concurrency: int, ordered: bool) -> Generator[BatchResul
         run.halt.set()
         run.stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
-        try:
-            run.warn_unreported(reported)
-        finally:
-            run.journal.close()
+        reporter.close()
 
 
 class _Halted(Exception):
@@ -171,7 +183,7 @@ class _Halted(Exception):
 class _Run:
     """One batch: what every worker shares, and what a worker does with one item."""
 
-    client: Client
+    clock: Callable[[], float]
     items: list[BatchItem]
     journal: Journal
     pacer: Pacer
@@ -186,8 +198,6 @@ class _Run:
     cap_error: ByoursideError | None = None
     halt: threading.Event = field(default_factory=threading.Event)
     """Set once no new call may be placed (`stop` is set too when calls are no longer followed)."""
-    resolving: threading.Lock = field(default_factory=threading.Lock)
-    snapshot_lock: threading.Lock = field(default_factory=threading.Lock)
     snapshot_taken: bool = False
     started: set[int] = field(default_factory=set)
 
@@ -197,12 +207,12 @@ class _Run:
         if not wait:
             self.stop.set()
 
-    def process(self, index: int) -> BatchResult[Any]:
+    def process(self, index: int) -> BatchFlow[BatchResult[Any]]:
         """Everything one item needs: place it, follow its call, or resolve an unknown placement."""
         self.started.add(index)
         state = self.journal.state(index)
         if state.call_id is not None:
-            return self.follow(index, state.call_id, resumed=True, adopted=state.adopted)
+            return (yield from self.follow(index, state.call_id, resumed=True, adopted=state.adopted))
         if state.phase == "accepted":
             accepted = InvalidResponseError(
                 f"A previous run of this journal: the service accepted this placement, but its reply "
@@ -211,7 +221,7 @@ class _Run:
                 state.unknown_code,
                 may_have_placed=True,
             )
-            return self.resolve(index, accepted, may_retry=False, resumed=True)
+            return (yield from self.resolve(index, accepted, may_retry=False, resumed=True))
         if state.phase == "unknown":
             code = state.unknown_code
             earlier = (
@@ -225,8 +235,8 @@ class _Run:
                 "placement_unknown",
                 may_have_placed=True,
             )
-            return self.resolve(index, error, may_retry=self.retry_unknown)
-        return self.place(index)
+            return (yield from self.resolve(index, error, may_retry=self.retry_unknown))
+        return (yield from self.place(index))
 
     def result(self, index: int, status: BatchStatus, **details: Any) -> BatchResult[Any]:
         return BatchResult(index=index, item=self.items[index], status=status, **details)
@@ -241,15 +251,14 @@ class _Run:
             return ByoursideError(CODE_MESSAGES["batch_stopped"], 0, "batch_stopped")
         return None
 
-    def take_snapshot(self) -> None:
+    def take_snapshot(self) -> BatchFlow[None]:
         """Journal the ids of the recent calls once, before this run's first intent."""
-        with self.snapshot_lock:
-            if self.snapshot_taken:
-                return
+        yield Exclusive("snapshot", self._snapshot())
+
+    def _snapshot(self) -> BatchFlow[None]:
+        if not self.snapshot_taken:
             try:
-                recent = self.pacer.send(
-                    lambda: self.client.list_calls(LIST_LIMIT, max_retries=0), places_call=False
-                )
+                recent = yield from self.pacer.paced(list_recent, places_call=False)
             except ByoursideError as failed:
                 logger.warning(
                     "list_calls failed (%s) before the batch placed its first call: an unknown "
@@ -261,7 +270,7 @@ class _Run:
                 self.journal.snapshot([call.call_id for call in recent])
             self.snapshot_taken = True
 
-    def place(self, index: int) -> BatchResult[Any]:
+    def place(self, index: int) -> BatchFlow[BatchResult[Any]]:
         item = self.items[index]
         arguments: dict[str, Any] = {**item.placement(), "fields": self.wire_fields}
         try:
@@ -271,14 +280,19 @@ class _Run:
         halted = self.halted()
         if halted is not None:
             return self.result(index, "not_placed", error=halted)
-        self.take_snapshot()
+        yield from self.take_snapshot()
 
-        def attempt() -> str:
+        def settle(placed: PlacedCall | None) -> None:
+            # The task sending the placement was cancelled; the placement was seen through.
+            if placed is not None:
+                self.journal.placed(index, placed.call_id)
+
+        def attempt() -> BatchFlow[str]:
             if self.halt.is_set() or self.cap_error is not None:
                 raise _Halted
             self.journal.intent(index)
             try:
-                placed = self.client.place_call(**arguments, max_retries=0)
+                placed: PlacedCall = yield Place(arguments, settle)
             except ByoursideError as error:
                 self.journal.failed(index, error)
                 raise
@@ -286,7 +300,7 @@ class _Run:
             return placed.call_id
 
         try:
-            call_id = self.pacer.send(attempt, places_call=True)
+            call_id = yield from self.pacer.paced(attempt, places_call=True)
         except _Halted:
             return self.result(index, "not_placed", error=self.halted())
         except ByoursideError as error:
@@ -294,19 +308,19 @@ class _Run:
                 self.cap_error = self.cap_error or error
                 return self.result(index, "not_placed", error=error)
             if error.may_have_placed:
-                return self.resolve(index, error, may_retry=False)
+                return (yield from self.resolve(index, error, may_retry=False))
             halted = self.halted()
             if halted is not None and error.code == "rate_limited":  # not waited out after stop()
                 return self.result(index, "not_placed", error=halted)
             return self.result(index, "error", error=error)
         self.progress.placed(index)
-        return self.follow(index, call_id)
+        return (yield from self.follow(index, call_id))
 
     # -- following a placed call --------------------------------------------------------------
 
     def follow(
         self, index: int, call_id: str, *, resumed: bool = False, adopted: bool = False, note: str = ""
-    ) -> BatchResult[Any]:
+    ) -> BatchFlow[BatchResult[Any]]:
         """Poll the call to its end (with ``wait``), sharing the pacer; else report it placed.
 
         The item's `timeout` is a deadline for everything: polls, their retries, rate-limit
@@ -315,19 +329,19 @@ class _Run:
         placed = {"call_id": call_id, "resumed": resumed, "adopted": adopted, "note": note or None}
         if not self.wait:
             return self.result(index, "placed", **placed)
-        client, clock = self.client, self.client._clock
+        clock = self.clock
         deadline = clock() + self.timeout
-        path = client._call_path(call_id)
         last_status = "none"
 
-        def poll() -> Call:
-            return client._send("GET", path, Call, max_retries=0, deadline=deadline)
+        def poll() -> BatchFlow[Call]:
+            call: Call = yield Poll(call_id, deadline)
+            return call
 
         while True:
             if self.stop.is_set():
                 return self.result(index, "placed", **placed)
             try:
-                call = self.pacer.send(poll, places_call=False, deadline=deadline)
+                call = yield from self.pacer.paced(poll, places_call=False, deadline=deadline)
             except DeadlineExceeded:
                 return self.result(index, "placed", error=self.timed_out(call_id, last_status), **placed)
             except ByoursideError as error:
@@ -339,7 +353,7 @@ class _Run:
             last_status = call.status
             if clock() + self.interval > deadline:
                 return self.result(index, "placed", error=self.timed_out(call_id, last_status), **placed)
-            self.pacer.sleep(self.interval)
+            yield Pause(self.interval)
 
     def timed_out(self, call_id: str, last_status: str) -> WaitTimeoutError:
         return WaitTimeoutError(
@@ -365,9 +379,9 @@ class _Run:
 
     def resolve(
         self, index: int, error: ByoursideError, *, may_retry: bool, resumed: bool = False
-    ) -> BatchResult[Any]:
+    ) -> BatchFlow[BatchResult[Any]]:
         """Adopt the call an unresolved placement made, or report it (see `resolve_placement`)."""
-        return resolve_placement(self, index, error, may_retry=may_retry, resumed=resumed)
+        return (yield from resolve_placement(self, index, error, may_retry=may_retry, resumed=resumed))
 
     def warn_unreported(self, reported: set[int]) -> None:
         """Log (and journal) every placed call whose result was never read (see `warn_unreported`)."""
@@ -379,5 +393,3 @@ def _about(error: ByoursideError, call_id: str) -> ByoursideError:
     error.call_id = call_id
     error.may_have_placed = True
     return error
-
-

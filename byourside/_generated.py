@@ -301,6 +301,7 @@ SdkErrorCode = TypeAliasType(
         "invalid_interval",
         "invalid_max_retries",
         "invalid_on_status",
+        "invalid_max_workers",
     ],
 )
 """

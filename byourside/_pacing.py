@@ -4,7 +4,8 @@ The service documents no rate-limit numbers or headers; it answers ``rate_limite
 ``Retry-After`` sometimes). A batch of concurrent workers that each retried on its own would keep
 hitting the limit while one of them waits. So the workers share a `Pacer`:
 
-* before each request a worker waits for the shared pause to end (`Pacer.send`);
+* before each request a worker waits for the shared pause to end (`Pacer.send`, or the flow
+  `Pacer.paced` that an async batch drives with ``await``);
 * a ``rate_limited`` reply pauses everyone: until the Retry-After when the service sent one, else
   for a backoff that grows with each refusal in a row (0.5 s, 1 s, 2 s, ... up to 8 s) and resets
   at the first success;
@@ -20,8 +21,10 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from byourside._batch_steps import Pause, at_once
+from byourside._flows import Flow, drive_sync
 from byourside._retry import DeadlineExceeded, RetryTiming, retry_delay, should_retry
 from byourside.errors import ByoursideError, RateLimitError
 
@@ -80,8 +83,8 @@ class Pacer:
         else:
             self._sleep(seconds)
 
-    def wait_turn(self, deadline: float | None = None) -> None:
-        """Return once no pause is in force (or the batch is stopped).
+    def turn(self, deadline: float | None = None) -> Flow[Pause, None]:
+        """Return once no pause is in force (or the batch is stopped): a flow yielding `Pause`.
 
         Raises `DeadlineExceeded` when the pause lasts past `deadline` (a `clock` value).
         """
@@ -93,12 +96,16 @@ class Pacer:
                 return
             if deadline is not None and resume_at > deadline:
                 raise DeadlineExceeded(None)
-            self.sleep(left)
+            yield Pause(left)
             # Slept the whole pause: done, unless another refusal made it longer meanwhile. The
             # clock is not read again: a clock of coarser grain than `left` may not have moved.
             with self._lock:
                 if self._resume_at <= resume_at:
                     return
+
+    def wait_turn(self, deadline: float | None = None) -> None:
+        """`turn`, blocking."""
+        drive_sync(self.turn(deadline), self.perform)
 
     def pause_for_rate_limit(self, retry_after: float | None) -> float:
         """Pause every worker after a ``rate_limited`` reply; returns the pause in seconds."""
@@ -113,20 +120,21 @@ class Pacer:
         with self._lock:
             self._refusals_in_a_row = 0
 
-    def send(self, request: Callable[[], T], *, places_call: bool, deadline: float | None = None) -> T:
-        """Run `request` (one attempt, the client's retries off) in turn, paced and retried.
-
-        A ``rate_limited`` reply pauses the whole batch and the request is sent again after it,
-        up to `MAX_RATE_LIMITED_WAITS` times in a row; any other failure is retried only as
-        `should_retry` allows, at most `max_retries` times. The last error is raised. With a
-        `deadline` (a `clock` value), a wait that would end past it raises `DeadlineExceeded`.
-        """
+    def paced(
+        self,
+        attempt: Callable[[], Flow[Any, T]],
+        *,
+        places_call: bool,
+        deadline: float | None = None,
+    ) -> Flow[Any, T]:
+        """Run the flow `attempt()` (one attempt, the client's retries off) in turn, paced and
+        retried: the flow of `send`, yielding `Pause` besides what `attempt` yields."""
         rate_limited = 0
         retries = 0
         while True:
-            self.wait_turn(deadline)
+            yield from self.turn(deadline)
             try:
-                result = request()
+                result = yield from attempt()
             except RateLimitError as error:
                 if error.code != "rate_limited":
                     raise
@@ -148,7 +156,24 @@ class Pacer:
                 delay = retry_delay(retries, getattr(error, "retry_after", None), timing=self._timing)
                 if deadline is not None and self._clock() + delay > deadline:
                     raise DeadlineExceeded(error) from error
-                self.sleep(delay)
+                yield Pause(delay)
                 continue
             self._admitted()
             return result
+
+    def send(self, request: Callable[[], T], *, places_call: bool, deadline: float | None = None) -> T:
+        """Run `request` (one attempt, the client's retries off) in turn, paced and retried.
+
+        A ``rate_limited`` reply pauses the whole batch and the request is sent again after it,
+        up to `MAX_RATE_LIMITED_WAITS` times in a row; any other failure is retried only as
+        `should_retry` allows, at most `max_retries` times. The last error is raised. With a
+        `deadline` (a `clock` value), a wait that would end past it raises `DeadlineExceeded`.
+        """
+        flow = self.paced(lambda: at_once(request), places_call=places_call, deadline=deadline)
+        return drive_sync(flow, self.perform)
+
+    def perform(self, effect: object) -> None:
+        """Carry out a `Pause` (the pacer's own effect) with `sleep`, blocking."""
+        if not isinstance(effect, Pause):
+            raise TypeError(f"the pacer's flows yield only Pause, not {effect!r}")
+        self.sleep(effect.seconds)

@@ -15,8 +15,9 @@ step               the driver                                                   
 `Fail`             raises ``step.error``                                        -
 =================  ===========================================================  ==================
 
-`run_wait` is the driver for `Client` (a dozen lines); an async client drives the same object
-with ``await`` and ``asyncio.sleep``. Times are readings of the driver's monotonic clock.
+`wait_flow` walks those steps as a flow (`byourside._flows`): `run_wait` drives it blocking for
+`Client`, and `AsyncClient` drives the same flow with ``await`` and ``asyncio.sleep``. Times are
+readings of the driver's monotonic clock.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from byourside._flows import Flow, drive_sync
 from byourside._models import Call
 from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, RetryTiming, retry_delay
 from byourside.errors import (
@@ -52,6 +54,7 @@ __all__ = [
     "errors_name_call",
     "placed_call_kept",
     "run_wait",
+    "wait_flow",
 ]
 
 logger = logging.getLogger("byourside")
@@ -219,20 +222,17 @@ class CallWait:
         return Fail(error)
 
 
-def run_wait(
-    wait: CallWait,
-    fetch: Callable[[float], Call],
-    *,
-    on_status: Callable[[Call], object] | None,
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
-) -> Call:
-    """Carry out `wait`'s steps: `fetch(deadline)` reads the call, `sleep` and `clock` keep time."""
+def wait_flow(
+    wait: CallWait, *, on_status: Callable[[Call], object] | None, clock: Callable[[], float]
+) -> Flow[Fetch | Sleep, Call]:
+    """`wait`'s steps as a flow (`byourside._flows`) for any driver: it yields `Fetch` (send the
+    call read back in, or throw in the `ByoursideError` or `DeadlineExceeded` raised) and `Sleep`,
+    hands each `Report` to `on_status` itself, and returns the ended call or raises the `Fail`."""
     step = wait.start(clock())
     while True:
         if isinstance(step, Fetch):
             try:
-                outcome: Call | BaseException = fetch(step.deadline)
+                outcome: Call | BaseException = yield step
             except (ByoursideError, DeadlineExceeded) as error:
                 outcome = error
             step = wait.fetched(outcome, clock())
@@ -241,12 +241,31 @@ def run_wait(
                 on_status(step.call)
             step = wait.resume(clock())
         elif isinstance(step, Sleep):
-            sleep(step.seconds)
+            yield step
             step = wait.resume(clock())
         elif isinstance(step, Done):
             return step.call
         else:
             raise step.error
+
+
+def run_wait(
+    wait: CallWait,
+    fetch: Callable[[float], Call],
+    *,
+    on_status: Callable[[Call], object] | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> Call:
+    """Carry out `wait`'s steps, blocking: `fetch(deadline)` reads the call, `sleep` waits."""
+
+    def perform(step: Fetch | Sleep) -> Call | None:
+        if isinstance(step, Fetch):
+            return fetch(step.deadline)
+        sleep(step.seconds)
+        return None
+
+    return drive_sync(wait_flow(wait, on_status=on_status, clock=clock), perform)
 
 
 @contextmanager

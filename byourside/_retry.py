@@ -20,12 +20,12 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 
 from byourside.errors import REFUSAL_TOKENS, ByoursideError
 
@@ -36,6 +36,7 @@ __all__ = [
     "DeadlineExceeded",
     "RetryPolicy",
     "RetryTiming",
+    "acall_with_retries",
     "call_with_retries",
     "parse_retry_after",
     "retry_delay",
@@ -259,3 +260,21 @@ def call_with_retries(
     """
     policy = RetryPolicy(places_call, max_retries, deadline, timing, clock, describe)
     return Retrying(sleep=sleep, **policy.hooks())(attempt)
+
+
+async def acall_with_retries(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    places_call: bool,
+    max_retries: int,
+    deadline: float | None = None,
+    timing: RetryTiming = DEFAULT_TIMING,
+    sleep: Callable[[float], Awaitable[None]],
+    clock: Callable[[], float] = time.monotonic,
+    describe: str = "request",
+) -> T:
+    """`call_with_retries` for a coroutine `attempt`: the same `RetryPolicy`, driven by tenacity's
+    AsyncRetrying, each wait awaited with `sleep` (``asyncio.sleep``: a client waiting to retry
+    holds no thread; a parameter, so that `import byourside` never loads asyncio)."""
+    policy = RetryPolicy(places_call, max_retries, deadline, timing, clock, describe)
+    return await AsyncRetrying(sleep=sleep, **policy.hooks())(attempt)

@@ -1,69 +1,57 @@
 """`Client`: place calls, read them back and wait for them to end, as typed models.
 
 The methods are 0.1.0's, with its names, positional order and defaults; they return models that
-still answer 0.1.0's dict-style reads (``call["callId"]``). Each method builds one request and
-sends it through `_send`, the one path that applies the retry policy and turns the reply into a
-model or a `ByoursideError`.
+still answer 0.1.0's dict-style reads (``call["callId"]``). Each method's body is a flow shared
+with `AsyncClient` (`byourside._methods`: the checks, the requests, the error rules, typed
+extraction); `Client` only carries out what a flow asks, blocking: `_send`, the one path that
+applies the retry policy and turns a reply into a model or a `ByoursideError`, and the wait.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
-from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel
 from typing_extensions import Self, Unpack
 
-from byourside._extraction import typed_call
-from byourside._logging import configure_from_env
-from byourside._models import Call, CallList, FieldSpec, PlacedCall
-from byourside._polling import NOT_FOUND_REREADS, CallWait, errors_name_call, placed_call_kept, run_wait
-from byourside._replies import (
-    MIN_POLL_INTERVAL,
-    ModelT,
-    check_result_model,
-    check_retries,
-    check_timeout,
-    check_wait,
-    clamp_limit,
-    parse_reply,
+from byourside._core import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ApiRequest,
+    ClientBase,
+    retries_or,
+    timeout_before,
 )
-from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, call_with_retries
-from byourside._transport import Method, Session, Timeout, Transport
-from byourside._validation import (
-    FieldsArg,
-    check_api_key,
-    check_base_url,
-    check_call_id,
-    is_loopback_host,
-    place_call_body,
+from byourside._flows import drive_sync
+from byourside._methods import (
+    Effect,
+    Send,
+    call_flow,
+    get_call_flow,
+    list_calls_flow,
+    place_call_flow,
+    wait_for_call_flow,
 )
+from byourside._models import Call, FieldSpec, PlacedCall
+from byourside._polling import run_wait
+from byourside._replies import ModelT
+from byourside._retry import call_with_retries
+from byourside._transport import Session, Transport
+from byourside._validation import FieldsArg
 
 if TYPE_CHECKING:
     from byourside._batch import BatchItem, BatchOptions, BatchRun, ResultT
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "Client"]
 
-
-DEFAULT_BASE_URL = "https://api.byourside.ai"
-DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)
-"""Seconds to connect, and to wait for a reply once connected."""
-DEFAULT_MAX_RETRIES = 2
-
-_CALLS_PATH = "/v1/agent/calls"
-
-# BYOURSIDE_LOG=debug|info turns on the logger's stderr output: read once, at this import.
-configure_from_env()
-
 ExtractedT = TypeVar("ExtractedT", bound=BaseModel)
 
 
-class Client:
+class Client(ClientBase):
     """A client of the By Your Side Agent API.
 
     Args:
@@ -104,38 +92,16 @@ class Client:
         max_retries: int = DEFAULT_MAX_RETRIES,
         session: Session | None = None,
     ) -> None:
-        key = check_api_key(api_key if api_key is not None else os.environ.get("BYOURSIDE_API_KEY"))
-        url = check_base_url(base_url or os.environ.get("BYOURSIDE_BASE_URL") or DEFAULT_BASE_URL)
-        self._max_retries = check_retries(max_retries)
-        self._transport = Transport(
-            api_key=key, base_url=url, timeout=check_timeout(timeout), session=session
+        # Narrowed from ClientBase's `Transport | AsyncTransport`: this client only ever has this one.
+        self._transport: Transport = self._configure(  # pyright: ignore[reportIncompatibleVariableOverride]
+            api_key, base_url, timeout, max_retries, session
         )
-        # A server on this machine (a FakeServer) may be polled as fast as a test likes.
-        self._min_interval = 0.0 if is_loopback_host(urlsplit(url).hostname) else MIN_POLL_INTERVAL
         # Time goes through these attributes so tests can drive it without patching modules.
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
-        self._retry_timing = DEFAULT_TIMING
-
-    @property
-    def base_url(self) -> str:
-        """The API's base URL, without a trailing slash."""
-        return self._transport.base_url
-
-    @property
-    def timeout(self) -> Timeout:
-        """The (connect, read) timeout of each request, in seconds."""
-        return self._transport.timeout
-
-    @property
-    def max_retries(self) -> int:
-        """Retries allowed after a retryable failure, unless a call says otherwise."""
-        return self._max_retries
 
     def __repr__(self) -> str:
-        return (
-            f"Client(base_url={self.base_url!r}, timeout={self.timeout!r}, max_retries={self.max_retries!r})"
-        )
+        return f"Client({self._settings_repr()})"
 
     def close(self) -> None:
         """Release the connection pool (when the client made its own session)."""
@@ -181,17 +147,20 @@ class Client:
         request may have reached the service and no answer was read, the error has
         ``may_have_placed=True``: look for the call with `list_calls()` before placing it again.
         """
-        body = place_call_body(
-            to=to,
-            objective=objective,
-            context=context,
-            fields=fields,
-            webhook_url=webhook_url,
-            caller_id=caller_id,
-            voice=voice,
-            language=language,
+        return drive_sync(
+            place_call_flow(
+                to,
+                objective,
+                context,
+                fields,
+                webhook_url,
+                caller_id,
+                voice=voice,
+                language=language,
+                max_retries=max_retries,
+            ),
+            self._perform,
         )
-        return self._send("POST", _CALLS_PATH, PlacedCall, body=body, max_retries=max_retries)
 
     @overload
     def get_call(self, call_id: str, *, max_retries: int | None = None) -> Call: ...
@@ -215,9 +184,7 @@ class Client:
         Raises `NotFoundError` (``not_found``) for an unknown id or another account's call. Every
         error it raises has the id asked for as its `call_id`.
         """
-        with errors_name_call(call_id):
-            call = self._send("GET", self._call_path(call_id), Call, max_retries=max_retries)
-            return call if fields is None else typed_call(call, fields)
+        return drive_sync(get_call_flow(call_id, fields=fields, max_retries=max_retries), self._perform)
 
     def list_calls(self, limit: int = 20, *, max_retries: int | None = None) -> list[Call]:
         """The most recent calls, at most `limit`.
@@ -225,8 +192,7 @@ class Client:
         `limit` is clamped to 1..100, and whatever is not a whole number >= 0 (NaN, infinity,
         ``5.0``, ``True``, None) means 20, as in 0.1.0: never an error.
         """
-        params = {"limit": str(clamp_limit(limit))}
-        return self._send("GET", _CALLS_PATH, CallList, params=params, max_retries=max_retries).calls
+        return drive_sync(list_calls_flow(limit, max_retries=max_retries), self._perform)
 
     @overload
     def wait_for_call(
@@ -272,10 +238,10 @@ class Client:
         unless the API is on this machine), `on_status` callable (``invalid_on_status``). Every
         error it raises has the id asked for as its `call_id`.
         """
-        with errors_name_call(call_id):
-            seconds, every = check_wait(timeout, interval, on_status, min_interval=self._min_interval)
-            check_result_model(fields)
-            return self._wait(call_id, seconds, every, fields=fields, on_status=on_status)
+        flow = wait_for_call_flow(
+            call_id, timeout, interval, fields=fields, on_status=on_status, min_interval=self._min_interval
+        )
+        return drive_sync(flow, self._perform)
 
     @overload
     def call(
@@ -346,15 +312,21 @@ class Client:
             if done.extracted is not None and done.extracted.confirmed:
                 ...
         """
-        seconds, every = check_wait(
-            timeout, interval, on_status, min_interval=self._min_interval, placing=True
+        flow = call_flow(
+            to,
+            objective,
+            context,
+            fields=fields,
+            webhook_url=webhook_url,
+            caller_id=caller_id,
+            voice=voice,
+            language=language,
+            timeout=timeout,
+            interval=interval,
+            on_status=on_status,
+            min_interval=self._min_interval,
         )
-        placed = self.place_call(
-            to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
-        )
-        model = fields if isinstance(fields, type) else None
-        with placed_call_kept(placed.call_id):
-            return self._wait(placed.call_id, seconds, every, fields=model, on_status=on_status, placed=True)
+        return drive_sync(flow, self._perform)
 
     def place_calls(
         self,
@@ -379,82 +351,49 @@ class Client:
 
         return run_batch(self, items, fields=fields, **options)
 
-    def _wait(
-        self,
-        call_id: str,
-        timeout: float,
-        interval: float,
-        *,
-        fields: type[BaseModel] | None,
-        on_status: Callable[[Call], object] | None,
-        placed: bool = False,
-    ) -> Call[Any]:
-        """Drive a `CallWait` for `call_id` (`placed` just now by `call`); arguments already checked."""
-        path = self._call_path(call_id)
-        wait = CallWait(
-            call_id,
-            timeout=timeout,
-            interval=interval,
-            now=self._clock(),
-            timing=self._retry_timing,
-            not_found_rereads=NOT_FOUND_REREADS if placed else 0,
-        )
-        call = run_wait(
-            wait,
-            lambda deadline: self._send("GET", path, Call, deadline=deadline),
-            on_status=on_status,
+    # -- the driver: the only code here that blocks ------------------------------------------
+
+    def _perform(self, effect: Effect) -> Any:
+        """Carry out what a method's flow asks for (`byourside._methods`), blocking."""
+        if isinstance(effect, Send):
+            return self._send(effect.request, max_retries=effect.max_retries, deadline=effect.deadline)
+        request = effect.request
+        return run_wait(
+            effect.call_wait(self._clock(), self._retry_timing),
+            lambda deadline: self._send(request, deadline=deadline),
+            on_status=effect.on_status,
             sleep=self._sleep,
             clock=self._clock,
         )
-        return call if fields is None else typed_call(call, fields)
-
-    # -- one path for every request --------------------------------------------------------
-
-    @staticmethod
-    def _call_path(call_id: str) -> str:
-        return f"{_CALLS_PATH}/{quote(check_call_id(call_id), safe='')}"
 
     def _send(
         self,
-        method: Method,
-        path: str,
-        model: type[ModelT],
+        request: ApiRequest[ModelT],
         *,
-        params: Mapping[str, str] | None = None,
-        body: dict[str, Any] | None = None,
         max_retries: int | None = None,
         deadline: float | None = None,
     ) -> ModelT:
-        """Send one request (retried as the policy allows) and parse its reply as `model`."""
-        places_call = method == "POST"
-        payload = None if body is None else json.dumps(body, allow_nan=False).encode()
+        """Send `request` (retried as the policy allows) and read its reply as its model."""
 
         def attempt() -> ModelT:
-            timeout, total = self._timeout_before(deadline)
+            timeout, total = timeout_before(self.timeout, deadline, self._clock)
             reply = self._transport.request(
-                method, path, params=params, body=payload, timeout=timeout, total=total
+                request.method,
+                request.path,
+                params=request.params,
+                body=request.payload,
+                timeout=timeout,
+                total=total,
             )
-            return parse_reply(reply, model, places_call=places_call)
+            return request.parse(reply)
 
         return call_with_retries(
             attempt,
-            places_call=places_call,
-            max_retries=self._max_retries if max_retries is None else check_retries(max_retries),
+            places_call=request.places_call,
+            max_retries=retries_or(max_retries, self._max_retries),
             deadline=deadline,
             timing=self._retry_timing,
             sleep=self._sleep,
             clock=self._clock,
-            describe=f"{method} {path}",
+            describe=request.describe,
         )
-
-    def _timeout_before(self, deadline: float | None) -> tuple[Timeout | None, float | None]:
-        """The client's timeouts cut to the time left before `deadline`, and that time as the
-        budget of the whole exchange: each read waits no longer than what is left, and a reply
-        trickled a byte at a time cannot stretch the exchange past it either."""
-        if deadline is None:
-            return None, None
-        left = deadline - self._clock()
-        if left <= 0:
-            raise DeadlineExceeded(None)
-        connect, read = self.timeout
-        return (min(connect, left), min(read, left)), left

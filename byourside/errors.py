@@ -116,6 +116,8 @@ CODE_MESSAGES: dict[str, str] = {
     "not_an_event": "The signature is valid, but the body is not a webhook event",
     "invalid_row": "A batch row cannot be placed as written",
     "duplicate_row": "A batch row repeats an earlier row (same number, objective and context)",
+    # issue 24, AsyncClient: its thread pool's size, checked at construction.
+    "invalid_max_workers": "max_workers must be a whole number of threads >= 1",
 }
 """A readable message for every known code, as 0.1.0 gave one."""
 

@@ -41,7 +41,10 @@ Answer = Callable[[socket.socket], None]
 
 def reply_bytes(status: int, body: bytes) -> bytes:
     """A well-formed HTTP reply with `body` and a matching Content-Length."""
-    return f"HTTP/1.1 {status} Reason\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    # Connection: close: the server closes after each reply, so the client never sends its next
+    # request on a connection that is being closed (which would look like a dropped placement).
+    head = f"HTTP/1.1 {status} Reason\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    return head.encode() + body
 
 
 class RoutedServer(ScriptedServer):

@@ -38,8 +38,10 @@ def base_url(server: HTTPServer) -> str:
 
 def make_client(server: HTTPServer, *, record_sleeps: Sleeps | None = None, **options: Any) -> Client:
     """A client on `server`; with `record_sleeps`, retry and poll waits are recorded, not slept."""
+    from tests.async_support import make_current_client  # an AsyncClient when parametrized
+
     options.setdefault("timeout", (2.0, 5.0))
-    client = Client(API_KEY, base_url(server), **options)
+    client = make_current_client(API_KEY, base_url(server), **options)
     if record_sleeps is not None:
         client._sleep = record_sleeps
     return client

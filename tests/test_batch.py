@@ -7,6 +7,7 @@ second costs no real time and the rate-limit windows are exact.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +16,15 @@ from pydantic import BaseModel
 from byourside import BatchItem, BatchProgress, BatchResult, ExtractionError, InvalidRequestError
 from byourside.client import Client
 from byourside.testing import TEST_NUMBERS, FakeServer
+from tests.async_support import CLIENT_KINDS, either_client_on_fake_server
 from tests.batch_support import items, number, posts, stored_per_number
+
+
+@pytest.fixture(params=CLIENT_KINDS)
+def byourside_client(request: pytest.FixtureRequest, byourside_server: FakeServer) -> Iterator[Client]:
+    """The plugin's fixture over both clients: every batch test here runs on Client and on
+    AsyncClient (its AsyncBatchRun iterated from blocking code)."""
+    yield from either_client_on_fake_server(request.param, byourside_server)
 
 
 class Appointment(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,15 @@ from byourside._batch import BatchItem
 from byourside._journal import Journal, item_key
 from byourside.client import Client
 from byourside.testing import FakeServer
+from tests.async_support import CLIENT_KINDS, either_client_on_fake_server
 from tests.batch_support import items, number, posts, stored_per_number
+
+
+@pytest.fixture(params=CLIENT_KINDS)
+def byourside_client(request: pytest.FixtureRequest, byourside_server: FakeServer) -> Iterator[Client]:
+    """The plugin's fixture over both clients: every batch test here runs on Client and on
+    AsyncClient (its AsyncBatchRun iterated from blocking code)."""
+    yield from either_client_on_fake_server(request.param, byourside_server)
 
 
 def records(path: Path) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from byourside import BatchResult
-from byourside.client import Client
 from byourside.testing import FakeServer
+from tests.async_support import CLIENT_KINDS, make_either_client
 from tests.batch_support import items, stored_per_number
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,11 +56,13 @@ def wait_for(condition: Callable[[], bool], child: subprocess.Popen[bytes], what
         time.sleep(0.005)
 
 
-def run_and_kill(server: FakeServer, journal: Path, count: int, kill_after: int) -> None:
+def run_and_kill(
+    server: FakeServer, journal: Path, count: int, kill_after: int, kind: str = "Client"
+) -> None:
     """Run the batch in a child process; once `kill_after` calls are placed, hold the reply to
     the next placement (the call is stored first) and SIGKILL the child while it waits for it."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.batch_driver", server.base_url, str(journal), str(count)],
+        [sys.executable, "-m", "tests.batch_driver", server.base_url, str(journal), str(count), kind],
         cwd=ROOT,
         env={**os.environ, "BYOURSIDE_API_KEY": server.api_key},
         stdout=subprocess.DEVNULL,
@@ -82,18 +84,22 @@ def run_and_kill(server: FakeServer, journal: Path, count: int, kill_after: int)
             child.wait(10)
 
 
-def test_a_killed_batch_rerun_with_its_journal_dials_each_remaining_row_exactly_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", CLIENT_KINDS)
+def test_a_killed_batch_rerun_with_its_journal_dials_each_remaining_row_exactly_once(
+    tmp_path: Path, kind: str
+) -> None:
+    """The batch killed is run by `kind` in the child; the re-runs by the same kind of client."""
     journal = tmp_path / "run.jsonl"
     batch = items(24)
     with FakeServer(ring_seconds=0.3, talk_seconds=0.3) as server:
-        run_and_kill(server, journal, len(batch), kill_after=6)
+        run_and_kill(server, journal, len(batch), kill_after=6, kind=kind)
         placed_before = placed_indexes(journal)
         killed_mid_request = in_flight_indexes(journal)
         assert 6 <= len(placed_before) < len(batch)
         assert killed_mid_request
 
         server.ring_seconds = server.talk_seconds = 0.0  # from now on calls end as soon as placed
-        with Client(server.api_key, server.base_url) as client:
+        with make_either_client(kind, server.api_key, server.base_url) as client:
             rerun: dict[int, BatchResult] = {
                 r.index: r for r in client.place_calls(batch, journal=journal, concurrency=4, interval=0.02)
             }

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,17 @@ from byourside._batch import BatchItem
 from byourside._journal import Journal, item_key
 from byourside.client import Client
 from byourside.testing import TEST_NUMBERS, FakeServer
+from tests.async_support import CLIENT_KINDS, either_client_on_fake_server
 from tests.batch_support import Answer, items, number, posts, reply_bytes, routed_server
 
 WARNINGS = "byourside"
+
+
+@pytest.fixture(params=CLIENT_KINDS)
+def byourside_client(request: pytest.FixtureRequest, byourside_server: FakeServer) -> Iterator[Client]:
+    """The plugin's fixture over both clients: every batch test here runs on Client and on
+    AsyncClient (its AsyncBatchRun iterated from blocking code)."""
+    yield from either_client_on_fake_server(request.param, byourside_server)
 
 
 def events(path: Path) -> list[dict[str, Any]]:
@@ -367,7 +376,7 @@ def trickled_reads(request: bytes) -> bytes | Answer:
     body = b'{"id": "call_1", "status": "in_progress", "summary": null}'
 
     def trickle(conn: Any) -> None:
-        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
         for byte in body:  # one byte every 0.2 s: each read is quick, the reply takes 11 s
             conn.sendall(bytes([byte]))
             time.sleep(0.2)

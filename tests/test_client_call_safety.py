@@ -30,6 +30,7 @@ from byourside import (
     WaitTimeoutError,
 )
 from byourside.testing import FakeClock, FakeServer
+from tests.async_support import each_client_kind  # noqa: F401 - the fixture, for pytestmark
 from tests.client_support import PLACE_PATH, TO, make_client, reply, requests_to, script
 from tests.reliability.support import (
     DrivenTime,
@@ -41,6 +42,9 @@ from tests.reliability.support import (
 
 PLACED = reply(200, {"callId": "c1", "status": "queued"})
 GET_PATH = "/v1/agent/calls/c1"
+
+# Every test here runs on Client, then on AsyncClient behind Client's blocking calls.
+pytestmark = pytest.mark.usefixtures("each_client_kind")
 
 
 def posts(server: FakeServer) -> int:

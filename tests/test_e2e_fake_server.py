@@ -1,4 +1,4 @@
-"""The Client end to end against the FakeServer, through the pytest plugin's fixtures.
+"""Both clients end to end against the FakeServer, through the pytest plugin's fixtures.
 
 The seed's quick start, the list, every deterministic outcome, the limits, webhooks verified and
 deduped, and every injected fault: each ends in a result or a precise `ByoursideError`, and a
@@ -6,6 +6,8 @@ deduped, and every injected fault: each ends in a result or a precise `Byourside
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -25,9 +27,16 @@ from byourside import (
 from byourside.client import Client
 from byourside.testing import DEFAULT_WEBHOOK_SECRET, TEST_NUMBERS, FakeServer
 from byourside.testing._faults import Fault, Route
+from tests.async_support import CLIENT_KINDS, either_client_on_fake_server
 from tests.fake_server_support import SEED_FIELDS, SEED_OBJECTIVE, receiver
 
 SEED_NUMBER = "+14155550123"
+
+
+@pytest.fixture(params=CLIENT_KINDS)
+def byourside_client(request: pytest.FixtureRequest, byourside_server: FakeServer) -> Iterator[Client]:
+    """The plugin's fixture, over both clients: each test here runs on Client and on AsyncClient."""
+    yield from either_client_on_fake_server(request.param, byourside_server)
 
 
 def posts(server: FakeServer) -> int:

@@ -9,6 +9,8 @@ import byourside
 
 PUBLIC = [
     "TERMINAL_STATUSES",
+    "AsyncBatchRun",
+    "AsyncClient",
     "AuthenticationError",
     "BatchItem",
     "BatchOptions",

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from byourside import Call, Client, ExtractionError
 from byourside.testing import FakeServer
+from tests.async_support import CLIENT_KINDS, make_either_client
 from tests.test_extraction import EXPECTED_WIRE, Color, Everything, Size
 
 CONFIRM = "Confirm the appointment for tomorrow at 2pm and ask if they need to reschedule."
@@ -24,9 +25,10 @@ def server() -> Iterator[FakeServer]:
         yield fake
 
 
-@pytest.fixture
-def client(server: FakeServer) -> Iterator[Client]:
-    with Client(server.api_key, server.base_url, max_retries=0) as fake_client:
+@pytest.fixture(params=CLIENT_KINDS)
+def client(request: pytest.FixtureRequest, server: FakeServer) -> Iterator[Client]:
+    """Client, and AsyncClient behind the same blocking calls: every test here runs on both."""
+    with make_either_client(request.param, server.api_key, server.base_url, max_retries=0) as fake_client:
         yield fake_client
 
 

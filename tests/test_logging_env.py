@@ -106,3 +106,29 @@ def test_configuring_twice_adds_one_handler_and_keeps_propagation() -> None:
     assert logger.level == logging.DEBUG
     assert logger.propagate
     assert configure_from_env({}) is None
+
+
+ASYNC_PROGRAM = textwrap.dedent(
+    f"""
+    import asyncio
+    from byourside import AsyncClient
+    from byourside.testing import FakeServer
+
+    async def main(server: FakeServer) -> str:
+        async with AsyncClient(api_key=server.api_key, base_url=server.base_url) as client:
+            placed = await client.place_call(to="+14155550123", objective="Confirm the appointment.")
+            await client.get_call(placed.call_id)
+            return placed.call_id
+
+    with FakeServer(api_key={KEY!r}, ring_seconds=0, talk_seconds=0) as server:
+        print("done", asyncio.run(main(server)))
+    """
+)
+
+
+def test_the_async_client_logs_the_same_way() -> None:
+    result = run(ASYNC_PROGRAM, "debug")
+    placed = call_id(result)
+    assert "/v1/agent/calls -> HTTP 201 (" in result.stderr
+    assert f"/v1/agent/calls/{placed} -> HTTP 200 (" in result.stderr
+    assert KEY not in result.stderr

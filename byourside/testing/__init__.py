@@ -35,7 +35,7 @@ cap), ``_faults`` (``server.inject``), ``_webhooks`` (delivery and redelivery), 
 order of checks).
 
 Installing the package also installs a pytest plugin (`byourside.testing.plugin`) with the
-fixtures ``byourside_server`` and ``byourside_client``.
+fixtures ``byourside_server``, ``byourside_client`` and ``byourside_async_client``.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import requests
 
 from byourside import BatchResult, ByoursideError, Call, Client
+from tests.async_support import thread_served_by
 from tests.reliability.support import API_KEY, assert_secret_free
 
 __all__ = [
@@ -264,7 +265,7 @@ _NUMBERS = re.compile(r"\+[0-9]{8,15}")
 class Warnings(logging.Handler):
     """WARNING records of the ``byourside`` logger: the call ids and numbers any of them names,
     and each thread's messages (an abandoned batch warns from the thread that abandons it, and
-    may name its items by index)."""
+    may name its items by index; an AsyncClient's, from the loop serving that thread)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -276,7 +277,9 @@ class Warnings(logging.Handler):
         text = record.getMessage()
         with self.guard:
             self.named.update(_IDS.findall(text), _NUMBERS.findall(text))
-            self.by_thread.setdefault(record.thread, []).append(text)
+            # An AsyncClient's batch warns from its event loop's thread: count it for the thread
+            # whose blocking call the loop is serving (tests.async_support).
+            self.by_thread.setdefault(thread_served_by(record.thread), []).append(text)
 
     def names(self, what: str) -> bool:
         with self.guard:

@@ -13,6 +13,7 @@ from typing import Any
 
 from byourside import Client
 from byourside._retry import RetryTiming
+from tests.async_support import make_current_client
 from tests.client_support import read_request
 
 API_KEY = "bys_ak_reliability_7Hq2_SECRET_c0ffee"
@@ -74,9 +75,10 @@ class DrivenTime:
 def driven_client(base_url: str, *, time: DrivenTime | None = None, **options: Any) -> Client:
     """A client on `base_url` with the suite's key, driven time and instant retries.
 
-    Only the waits are driven: socket timeouts stay real, so a slow reply still times out.
+    Only the waits are driven: socket timeouts stay real, so a slow reply still times out. In a
+    test using the ``each_client_kind`` fixture it is an AsyncClient in the second run.
     """
-    client = Client(API_KEY, base_url, **options)
+    client = make_current_client(API_KEY, base_url, **options)  # an AsyncClient when parametrized
     driven = time or DrivenTime()
     # The client's documented test seams (see its constructor); the retry timing has no public knob.
     client._sleep = driven.sleep

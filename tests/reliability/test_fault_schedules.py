@@ -24,10 +24,16 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pytest
+
 from byourside import ByoursideError, Call, Client
 from byourside.testing import FakeServer
 from byourside.testing._faults import Fault
+from tests.async_support import each_client_kind  # noqa: F401 - the fixture, for pytestmark
 from tests.reliability.support import API_KEY, DrivenTime, assert_secret_free, driven_client
+
+# Every test here runs on Client, then on AsyncClient (driven_client builds the kind in force).
+pytestmark = pytest.mark.usefixtures("each_client_kind")
 
 SCHEDULES = int(os.environ.get("BYOURSIDE_FAULT_SCHEDULES", "1000"))
 WORKERS = 4

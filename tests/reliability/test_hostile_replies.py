@@ -21,6 +21,7 @@ from byourside._retry import PLACEMENT_RETRY_TOKENS
 from byourside._transport import MAX_REPLY_BYTES
 from byourside.errors import CODE_MESSAGES
 from tests import payloads
+from tests.async_support import each_client_kind  # noqa: F401 - the fixture, for pytestmark
 from tests.reliability.support import (
     ScriptedServer,
     assert_secret_free,
@@ -31,6 +32,9 @@ from tests.reliability.support import (
 )
 
 TO = "+14155550123"
+
+# Every test here runs on Client, then on AsyncClient (driven_client builds the kind in force).
+pytestmark = pytest.mark.usefixtures("each_client_kind")
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,7 @@ import pytest
 
 from byourside import Call
 from byourside.testing import FakeServer
+from tests.async_support import each_client_kind  # noqa: F401 - the fixture, for pytestmark
 from tests.reliability.fault_proxy import Exchange, FaultProxy
 from tests.reliability.proxy_faults import FAULT_KINDS, PASS, VARIANTS, Fault, FaultKind, draw_fault
 from tests.reliability.proxy_programs import (
@@ -62,6 +63,10 @@ from tests.reliability.proxy_programs import (
 )
 from tests.reliability.support import API_KEY, driven_client
 from tests.reliability.test_fault_schedules import ENDINGS
+
+# Every test here runs on Client, then on AsyncClient behind Client's blocking calls (its batch an
+# AsyncBatchRun iterated from blocking code): the same programs, faults and judge.
+pytestmark = pytest.mark.usefixtures("each_client_kind")
 
 RUNS = int(os.environ.get("BYOURSIDE_PROXY_RUNS", "1000"))
 ONLY = os.environ.get("BYOURSIDE_PROXY_SEED")

@@ -38,6 +38,7 @@ from byourside import (
 )
 from byourside._connection import MAX_INTERIM_REPLIES
 from byourside._transport import MAX_REPLY_BYTES, Method, Transport
+from tests.async_support import each_client_kind, make_current_client  # noqa: F401 - the fixture
 from tests.client_support import refused_url
 from tests.reliability.support import (
     API_KEY,
@@ -52,6 +53,11 @@ from tests.reliability.support import (
 
 TO = "+14155550123"
 OBJECTIVE = "Page the on-call engineer: the health check failed"
+
+# Every test here runs on Client, then on AsyncClient behind Client's blocking calls (the
+# placement made inside an except block, the interim replies, the redirect cap, the session's
+# retries, the exchange budget: the same bytes on the wire, the same counts).
+pytestmark = pytest.mark.usefixtures("each_client_kind")
 
 
 @pytest.fixture
@@ -311,7 +317,7 @@ def test_wait_for_call_returns_near_its_deadline_when_replies_trickle(
     server: ScriptedServer, released: threading.Event
 ) -> None:
     server.respond(trickle(IN_PROGRESS, released))
-    with Client(API_KEY, server.url, timeout=(5.0, 5.0)) as client:
+    with make_current_client(API_KEY, server.url, timeout=(5.0, 5.0)) as client:
         started = time.monotonic()
         with pytest.raises(WaitTimeoutError) as raised:
             client.wait_for_call("c1", timeout=1, interval=0.2)

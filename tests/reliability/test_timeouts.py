@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 import pytest
 
-from byourside import ByoursideError, Client, NetworkError, WaitTimeoutError
+from byourside import ByoursideError, NetworkError, WaitTimeoutError
+from tests.async_support import each_client_kind, make_current_client  # noqa: F401 - the fixture
 from tests.client_support import unanswered_connect_url
 from tests.reliability.support import (
     API_KEY,
@@ -30,6 +31,9 @@ from tests.reliability.support import (
 )
 
 TO = "+14155550123"
+
+# Every test here runs on Client, then on AsyncClient behind Client's blocking calls.
+pytestmark = pytest.mark.usefixtures("each_client_kind")
 
 
 def in_progress(call_id: str = "c1") -> bytes:
@@ -69,7 +73,7 @@ def timed(action: Callable[[], object]) -> tuple[float, ByoursideError | None]:
 def test_a_read_timeout_is_enforced(server: ScriptedServer, released: threading.Event, method: str) -> None:
     server.respond(silent_after(0, released))
     read_timeout = 0.3
-    with Client(API_KEY, server.url, timeout=(5.0, read_timeout), max_retries=2) as client:
+    with make_current_client(API_KEY, server.url, timeout=(5.0, read_timeout), max_retries=2) as client:
         client._retry_timing = INSTANT_RETRIES  # only the read timeouts take time
         if method == "GET":
             elapsed, error = timed(lambda: client.get_call("c1"))
@@ -89,7 +93,7 @@ def test_a_body_that_stops_halfway_times_out_too(server: ScriptedServer, release
         released.wait(SILENCE)
 
     server.respond(respond)
-    with Client(API_KEY, server.url, timeout=(5.0, 0.3), max_retries=0) as client:
+    with make_current_client(API_KEY, server.url, timeout=(5.0, 0.3), max_retries=0) as client:
         elapsed, error = timed(lambda: client.get_call("c1"))
     assert isinstance(error, NetworkError)
     assert "read timeout" in error.message
@@ -100,7 +104,7 @@ def test_a_body_that_stops_halfway_times_out_too(server: ScriptedServer, release
 def test_a_connect_timeout_is_enforced_and_nothing_was_sent() -> None:
     with (
         unanswered_connect_url() as url,
-        Client(API_KEY, url, timeout=(0.3, SILENCE), max_retries=1) as client,
+        make_current_client(API_KEY, url, timeout=(0.3, SILENCE), max_retries=1) as client,
     ):
         elapsed, error = timed(lambda: client.place_call(TO, "Confirm the appointment"))
     assert isinstance(error, NetworkError)
@@ -121,7 +125,7 @@ def test_a_silent_server_cannot_hold_wait_for_call_past_its_deadline(
     server: ScriptedServer, released: threading.Event, wait: float, read_timeout: float, answers: int
 ) -> None:
     server.respond(silent_after(answers, released))
-    with Client(API_KEY, server.url, timeout=(5.0, read_timeout)) as client:
+    with make_current_client(API_KEY, server.url, timeout=(5.0, read_timeout)) as client:
         elapsed, error = timed(lambda: client.wait_for_call("c1", timeout=wait, interval=0.2))
     assert isinstance(error, WaitTimeoutError)
     assert (error.code, error.status) == ("timeout", 0)
@@ -134,7 +138,10 @@ def test_a_silent_server_cannot_hold_wait_for_call_past_its_deadline(
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux dropping SYNs past a full backlog")
 def test_a_server_that_never_accepts_cannot_hold_wait_for_call_either() -> None:
-    with unanswered_connect_url() as url, Client(API_KEY, url, timeout=(SILENCE, SILENCE)) as client:
+    with (
+        unanswered_connect_url() as url,
+        make_current_client(API_KEY, url, timeout=(SILENCE, SILENCE)) as client,
+    ):
         elapsed, error = timed(lambda: client.wait_for_call("c1", timeout=0.6, interval=0.2))
     assert isinstance(error, WaitTimeoutError)
     assert 0.6 <= elapsed < 0.6 + 1.0
