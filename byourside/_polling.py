@@ -284,14 +284,18 @@ def errors_name_call(call_id: object) -> Iterator[None]:
 def placed_call_kept(call_id: str) -> Iterator[None]:
     """For everything done after `call_id` was placed: a `ByoursideError` raised inside says so
     (`raised_after_placing`); any other exception (the program's own, from ``on_status``, or
-    Ctrl-C) keeps its type and gets a note naming the call (Python 3.11+ shows notes)."""
+    Ctrl-C) keeps its type and gets a note naming the call in ``__notes__`` (which tracebacks
+    show from Python 3.11; on 3.10 the list is set the same way, for programs to read)."""
     try:
         yield
     except ByoursideError as error:
         raised_after_placing(error, call_id)
         raise
     except BaseException as error:
-        add_note = getattr(error, "add_note", None)
-        if add_note is not None:
-            add_note(placed_call_hint(call_id))
+        # BaseException.add_note is 3.11+; PEP 678 defines the attribute it appends to.
+        notes = getattr(error, "__notes__", None)
+        if not isinstance(notes, list):
+            notes = []
+            vars(error)["__notes__"] = notes  # typeshed knows the attribute from 3.11 only
+        notes.append(placed_call_hint(call_id))
         raise
