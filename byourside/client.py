@@ -24,7 +24,6 @@ from byourside._core import (
     ApiRequest,
     ClientBase,
     retries_or,
-    timeout_before,
 )
 from byourside._flows import drive_sync
 from byourside._methods import (
@@ -37,6 +36,7 @@ from byourside._methods import (
     wait_for_call_flow,
 )
 from byourside._models import Call, FieldSpec, PlacedCall
+from byourside._options import HeadersArg, TimeoutArg
 from byourside._polling import run_wait
 from byourside._replies import ModelT
 from byourside._retry import call_with_retries
@@ -132,6 +132,8 @@ class Client(ClientBase):
         voice: str | None = None,
         language: str | None = None,
         max_retries: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> PlacedCall:
         """Place an outbound call; returns its id and first status.
 
@@ -158,15 +160,26 @@ class Client(ClientBase):
                 voice=voice,
                 language=language,
                 max_retries=max_retries,
+                timeout=timeout,
+                extra_headers=extra_headers,
             ),
             self._perform,
         )
 
     @overload
-    def get_call(self, call_id: str, *, max_retries: int | None = None) -> Call: ...
+    def get_call(
+        self, call_id: str, *, max_retries: int | None = None,
+        timeout: TimeoutArg = None, extra_headers: HeadersArg = None,
+    ) -> Call: ...
     @overload
     def get_call(
-        self, call_id: str, *, fields: type[ExtractedT], max_retries: int | None = None
+        self,
+        call_id: str,
+        *,
+        fields: type[ExtractedT],
+        max_retries: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[ExtractedT]: ...
     def get_call(
         self,
@@ -174,6 +187,8 @@ class Client(ClientBase):
         *,
         fields: type[BaseModel] | None = None,
         max_retries: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[Any]:
         """One call by id: its status and, once it has ended, summary, transcript and values.
 
@@ -184,15 +199,22 @@ class Client(ClientBase):
         Raises `NotFoundError` (``not_found``) for an unknown id or another account's call. Every
         error it raises has the id asked for as its `call_id`.
         """
-        return drive_sync(get_call_flow(call_id, fields=fields, max_retries=max_retries), self._perform)
+        return drive_sync(get_call_flow(
+            call_id, fields=fields, max_retries=max_retries, timeout=timeout, extra_headers=extra_headers
+        ), self._perform)
 
-    def list_calls(self, limit: int = 20, *, max_retries: int | None = None) -> list[Call]:
+    def list_calls(
+        self, limit: int = 20, *, max_retries: int | None = None,
+        timeout: TimeoutArg = None, extra_headers: HeadersArg = None,
+    ) -> list[Call]:
         """The most recent calls, at most `limit`.
 
         `limit` is clamped to 1..100, and whatever is not a whole number >= 0 (NaN, infinity,
         ``5.0``, ``True``, None) means 20, as in 0.1.0: never an error.
         """
-        return drive_sync(list_calls_flow(limit, max_retries=max_retries), self._perform)
+        return drive_sync(list_calls_flow(
+            limit, max_retries=max_retries, timeout=timeout, extra_headers=extra_headers
+        ), self._perform)
 
     @overload
     def wait_for_call(
@@ -202,6 +224,8 @@ class Client(ClientBase):
         interval: float = 3,
         *,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call: ...
     @overload
     def wait_for_call(
@@ -212,6 +236,8 @@ class Client(ClientBase):
         *,
         fields: type[ExtractedT],
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[ExtractedT]: ...
     def wait_for_call(
         self,
@@ -221,6 +247,8 @@ class Client(ClientBase):
         *,
         fields: type[BaseModel] | None = None,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[Any]:
         """Poll the call every `interval` seconds until its status is terminal, and return it.
 
@@ -239,7 +267,14 @@ class Client(ClientBase):
         error it raises has the id asked for as its `call_id`.
         """
         flow = wait_for_call_flow(
-            call_id, timeout, interval, fields=fields, on_status=on_status, min_interval=self._min_interval
+            call_id,
+            timeout,
+            interval,
+            fields=fields,
+            on_status=on_status,
+            min_interval=self._min_interval,
+            request_timeout=request_timeout,
+            extra_headers=extra_headers,
         )
         return drive_sync(flow, self._perform)
 
@@ -258,6 +293,8 @@ class Client(ClientBase):
         timeout: float = 180,
         interval: float = 3,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call: ...
     @overload
     def call(
@@ -274,6 +311,8 @@ class Client(ClientBase):
         timeout: float = 180,
         interval: float = 3,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[ExtractedT]: ...
     def call(
         self,
@@ -289,6 +328,8 @@ class Client(ClientBase):
         timeout: float = 180,
         interval: float = 3,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[Any]:
         """Place a call and wait for it to end: the whole job in one typed step.
 
@@ -325,6 +366,8 @@ class Client(ClientBase):
             interval=interval,
             on_status=on_status,
             min_interval=self._min_interval,
+            request_timeout=request_timeout,
+            extra_headers=extra_headers,
         )
         return drive_sync(flow, self._perform)
 
@@ -349,7 +392,8 @@ class Client(ClientBase):
         """
         from byourside._batch_run import run_batch  # loaded on first use: `import byourside` stays light
 
-        return run_batch(self, items, fields=fields, **options)
+        client, rest = self._for_batch(options)
+        return run_batch(client, items, fields=fields, **rest)
 
     # -- the driver: the only code here that blocks ------------------------------------------
 
@@ -376,14 +420,12 @@ class Client(ClientBase):
         """Send `request` (retried as the policy allows) and read its reply as its model."""
 
         def attempt() -> ModelT:
-            timeout, total = timeout_before(self.timeout, deadline, self._clock)
             reply = self._transport.request(
                 request.method,
                 request.path,
                 params=request.params,
                 body=request.payload,
-                timeout=timeout,
-                total=total,
+                **self._exchange(request, deadline),
             )
             return request.parse(reply)
 
