@@ -204,8 +204,9 @@ def test_the_per_request_timeout_is_the_one_the_exchange_uses(
     worker.join(timeout=60)
     assert outcome, "the call without the option did not return"
     if method == "place_calls":
-        (result,) = outcome[0]  # type: ignore[misc]
-        assert result.error is None
+        batch = outcome[0]
+        assert isinstance(batch, list)
+        assert [result.error for result in batch] == [None]
 
 
 def network_failure(
