@@ -28,7 +28,6 @@ from byourside._core import (
     ApiRequest,
     ClientBase,
     report_cancelled_placement,
-    retries_or,
 )
 from byourside._flows import drive_async
 from byourside._methods import (
@@ -158,17 +157,8 @@ class AsyncClient(ClientBase):
         """
         return await self._drive(
             place_call_flow(
-                to,
-                objective,
-                context,
-                fields,
-                webhook_url,
-                caller_id,
-                voice=voice,
-                language=language,
-                max_retries=max_retries,
-                timeout=timeout,
-                extra_headers=extra_headers,
+                to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language,
+                max_retries=max_retries, timeout=timeout, extra_headers=extra_headers,
             )
         )
 
@@ -249,14 +239,8 @@ class AsyncClient(ClientBase):
         Between polls it holds no thread. Cancelled, it sends no further request.
         """
         flow = wait_for_call_flow(
-            call_id,
-            timeout,
-            interval,
-            fields=fields,
-            on_status=on_status,
-            min_interval=self._min_interval,
-            request_timeout=request_timeout,
-            extra_headers=extra_headers,
+            call_id, timeout, interval, fields=fields, on_status=on_status, min_interval=self._min_interval,
+            request_timeout=request_timeout, extra_headers=extra_headers,
         )
         return await self._drive(flow)
 
@@ -319,20 +303,9 @@ class AsyncClient(ClientBase):
         `CancelledError` propagates (the caller never received it).
         """
         flow = call_flow(
-            to,
-            objective,
-            context,
-            fields=fields,
-            webhook_url=webhook_url,
-            caller_id=caller_id,
-            voice=voice,
-            language=language,
-            timeout=timeout,
-            interval=interval,
-            on_status=on_status,
-            min_interval=self._min_interval,
-            request_timeout=request_timeout,
-            extra_headers=extra_headers,
+            to, objective, context, fields=fields, webhook_url=webhook_url, caller_id=caller_id,
+            voice=voice, language=language, timeout=timeout, interval=interval, on_status=on_status,
+            min_interval=self._min_interval, request_timeout=request_timeout, extra_headers=extra_headers,
         )
         return await self._drive(flow)
 
@@ -415,13 +388,5 @@ class AsyncClient(ClientBase):
             )
             return request.parse(reply)
 
-        return await acall_with_retries(
-            attempt,
-            places_call=request.places_call,
-            max_retries=retries_or(max_retries, self._max_retries),
-            deadline=deadline,
-            timing=self._retry_timing,
-            sleep=self._sleep,
-            clock=self._clock,
-            describe=request.describe,
-        )
+        retrying = self._retrying(request, max_retries, deadline)
+        return await acall_with_retries(attempt, sleep=self._sleep, **retrying)

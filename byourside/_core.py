@@ -32,7 +32,7 @@ from byourside._replies import (
     clamp_limit,
     parse_reply,
 )
-from byourside._retry import DEFAULT_TIMING, DeadlineExceeded
+from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, RetryTiming
 from byourside._transport import Method, Reply, Session, Timeout, Transport
 from byourside._validation import (
     FieldsArg,
@@ -55,6 +55,7 @@ __all__ = [
     "ApiRequest",
     "ClientBase",
     "ExchangeArgs",
+    "RetryArgs",
     "get_call_request",
     "list_calls_request",
     "place_call_request",
@@ -113,6 +114,18 @@ class ExchangeArgs(TypedDict):
     timeout: Timeout
     total: float | None
     headers: Mapping[str, str] | None
+
+
+class RetryArgs(TypedDict):
+    """What a client's driver passes its retry loop (`byourside._retry.call_with_retries`)
+    besides the attempt and the sleep."""
+
+    places_call: bool
+    max_retries: int
+    deadline: float | None
+    timing: RetryTiming
+    clock: Callable[[], float]
+    describe: str
 
 
 class ClientBase:
@@ -188,6 +201,19 @@ class ClientBase:
         timeout, total = timeout_before(own, deadline, self._clock)
         headers = request.options.headers or self._defaults.headers
         return {"timeout": timeout or own, "total": total, "headers": headers}
+
+    def _retrying(
+        self, request: ApiRequest[Any], max_retries: int | None, deadline: float | None
+    ) -> RetryArgs:
+        """How `request` is retried: a method's own `max_retries` (checked) or the client's."""
+        return {
+            "places_call": request.places_call,
+            "max_retries": retries_or(max_retries, self._max_retries),
+            "deadline": deadline,
+            "timing": self._retry_timing,
+            "clock": self._clock,
+            "describe": request.describe,
+        }
 
     @property
     def base_url(self) -> str:

@@ -221,3 +221,26 @@ def network_failure(
     (result,) = results
     assert isinstance(result.error, NetworkError), result
     return result.error
+
+
+def test_the_readme_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from byourside.testing import FakeServer
+    from tests.readme_support import blocks
+
+    (example,) = [b for b in blocks("Timeouts and reply size", "python") if "with_options" in b]
+    with FakeServer(instant=True) as fake:
+        monkeypatch.setenv("BYOURSIDE_API_KEY", fake.api_key)
+        monkeypatch.setenv("BYOURSIDE_BASE_URL", fake.base_url)
+        exec(compile(example, "README.md", "exec"), {})  # noqa: S102 (the README's own example)
+
+
+def test_a_waits_request_timeout_is_still_cut_to_the_time_the_wait_has_left(
+    client: Client, server: GatedServer
+) -> None:
+    from byourside import WaitTimeoutError
+
+    with pytest.raises(WaitTimeoutError) as raised:  # the held poll ends with the wait, not in 60 s
+        client.wait_for_call("c1", 0.5, 0.01, request_timeout=(5, 60))
+    assert raised.value.code == "timeout"
+    assert raised.value.call_id == "c1"
+    assert server.count() == 1
