@@ -5,9 +5,9 @@ closing the derived client leaving the pool to the original."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -17,34 +17,17 @@ from tests.async_support import GatedServer, gated_server, json_reply
 from tests.client_support import API_KEY, read_request
 
 
-class KeepAliveServer:
-    """Answers every request with an empty call list on a kept-alive connection, and records the
-    number of the connection (0, 1, ...) each request came on."""
+class KeepAliveServer(GatedServer):
+    """Answers every request at once with an empty call list on a kept-alive connection, and
+    records the number of the connection (0, 1, ...) each request came on."""
 
     def __init__(self) -> None:
         self.connections: list[int] = []
-        self._lock = threading.Lock()
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.05)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._accepted = 0
-        self._acceptor = threading.Thread(target=self._accept, daemon=True)
-        self._acceptor.start()
+        self._accepted = itertools.count()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            thread = threading.Thread(target=self._serve, args=(conn, self._accepted), daemon=True)
-            self._accepted += 1
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket, number: int) -> None:
+    def _serve(self, conn: socket.socket) -> None:
+        number = next(self._accepted)
         body = json.dumps({"calls": []}).encode()
         head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         with conn:
@@ -53,16 +36,10 @@ class KeepAliveServer:
                 try:
                     if not read_request(conn):
                         return
-                    with self._lock:
-                        self.connections.append(number)
+                    self.connections.append(number)
                     conn.sendall(head.encode() + body)
                 except OSError:
                     return
-
-    def close(self) -> None:
-        self._stop.set()
-        self._acceptor.join(timeout=10)
-        self._sock.close()
 
 
 @pytest.fixture
