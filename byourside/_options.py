@@ -107,6 +107,8 @@ def check_extra_headers(headers: object) -> dict[str, str] | None:
 def check_request_options(timeout: object, extra_headers: object) -> RequestOptions:
     """A method's ``timeout`` (``invalid_timeout``, as the constructor's) and ``extra_headers``
     (``invalid_extra_headers``), checked before any I/O."""
+    if timeout is None and extra_headers is None:
+        return NO_OPTIONS  # the common case: the request is sent as built, not copied
     return RequestOptions(
         timeout=None if timeout is None else check_timeout(timeout),
         headers=check_extra_headers(extra_headers),
