@@ -28,8 +28,6 @@ from byourside._core import (
     ApiRequest,
     ClientBase,
     report_cancelled_placement,
-    retries_or,
-    timeout_before,
 )
 from byourside._flows import drive_async
 from byourside._methods import (
@@ -43,6 +41,7 @@ from byourside._methods import (
     wait_for_call_flow,
 )
 from byourside._models import Call, FieldSpec, PlacedCall
+from byourside._options import HeadersArg, TimeoutArg
 from byourside._polling import Fetch, Sleep, wait_flow
 from byourside._replies import ModelT
 from byourside._retry import acall_with_retries
@@ -148,6 +147,8 @@ class AsyncClient(ClientBase):
         voice: str | None = None,
         language: str | None = None,
         max_retries: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> PlacedCall:
         """Place an outbound call; returns its id and first status. See `Client.place_call`.
 
@@ -156,23 +157,25 @@ class AsyncClient(ClientBase):
         """
         return await self._drive(
             place_call_flow(
-                to,
-                objective,
-                context,
-                fields,
-                webhook_url,
-                caller_id,
-                voice=voice,
-                language=language,
-                max_retries=max_retries,
+                to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language,
+                max_retries=max_retries, timeout=timeout, extra_headers=extra_headers,
             )
         )
 
     @overload
-    async def get_call(self, call_id: str, *, max_retries: int | None = None) -> Call: ...
+    async def get_call(
+        self, call_id: str, *, max_retries: int | None = None,
+        timeout: TimeoutArg = None, extra_headers: HeadersArg = None,
+    ) -> Call: ...
     @overload
     async def get_call(
-        self, call_id: str, *, fields: type[ExtractedT], max_retries: int | None = None
+        self,
+        call_id: str,
+        *,
+        fields: type[ExtractedT],
+        max_retries: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[ExtractedT]: ...
     async def get_call(
         self,
@@ -180,13 +183,22 @@ class AsyncClient(ClientBase):
         *,
         fields: type[BaseModel] | None = None,
         max_retries: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[Any]:
         """One call by id; with ``fields=Model`` a ``Call[Model]``. See `Client.get_call`."""
-        return await self._drive(get_call_flow(call_id, fields=fields, max_retries=max_retries))
+        return await self._drive(get_call_flow(
+            call_id, fields=fields, max_retries=max_retries, timeout=timeout, extra_headers=extra_headers
+        ))
 
-    async def list_calls(self, limit: int = 20, *, max_retries: int | None = None) -> list[Call]:
+    async def list_calls(
+        self, limit: int = 20, *, max_retries: int | None = None,
+        timeout: TimeoutArg = None, extra_headers: HeadersArg = None,
+    ) -> list[Call]:
         """The most recent calls, at most `limit` (clamped to 1..100). See `Client.list_calls`."""
-        return await self._drive(list_calls_flow(limit, max_retries=max_retries))
+        return await self._drive(list_calls_flow(
+            limit, max_retries=max_retries, timeout=timeout, extra_headers=extra_headers
+        ))
 
     @overload
     async def wait_for_call(
@@ -196,6 +208,8 @@ class AsyncClient(ClientBase):
         interval: float = 3,
         *,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call: ...
     @overload
     async def wait_for_call(
@@ -206,6 +220,8 @@ class AsyncClient(ClientBase):
         *,
         fields: type[ExtractedT],
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[ExtractedT]: ...
     async def wait_for_call(
         self,
@@ -215,13 +231,16 @@ class AsyncClient(ClientBase):
         *,
         fields: type[BaseModel] | None = None,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[Any]:
         """Poll the call every `interval` seconds until it has ended. See `Client.wait_for_call`.
 
         Between polls it holds no thread. Cancelled, it sends no further request.
         """
         flow = wait_for_call_flow(
-            call_id, timeout, interval, fields=fields, on_status=on_status, min_interval=self._min_interval
+            call_id, timeout, interval, fields=fields, on_status=on_status, min_interval=self._min_interval,
+            request_timeout=request_timeout, extra_headers=extra_headers,
         )
         return await self._drive(flow)
 
@@ -240,6 +259,8 @@ class AsyncClient(ClientBase):
         timeout: float = 180,
         interval: float = 3,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call: ...
     @overload
     async def call(
@@ -256,6 +277,8 @@ class AsyncClient(ClientBase):
         timeout: float = 180,
         interval: float = 3,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[ExtractedT]: ...
     async def call(
         self,
@@ -271,6 +294,8 @@ class AsyncClient(ClientBase):
         timeout: float = 180,
         interval: float = 3,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[Any]:
         """Place a call and wait for it to end. See `Client.call`.
 
@@ -278,18 +303,9 @@ class AsyncClient(ClientBase):
         `CancelledError` propagates (the caller never received it).
         """
         flow = call_flow(
-            to,
-            objective,
-            context,
-            fields=fields,
-            webhook_url=webhook_url,
-            caller_id=caller_id,
-            voice=voice,
-            language=language,
-            timeout=timeout,
-            interval=interval,
-            on_status=on_status,
-            min_interval=self._min_interval,
+            to, objective, context, fields=fields, webhook_url=webhook_url, caller_id=caller_id,
+            voice=voice, language=language, timeout=timeout, interval=interval, on_status=on_status,
+            min_interval=self._min_interval, request_timeout=request_timeout, extra_headers=extra_headers,
         )
         return await self._drive(flow)
 
@@ -311,7 +327,8 @@ class AsyncClient(ClientBase):
         """
         from byourside._async_batch import run_async_batch  # loaded on first use
 
-        return run_async_batch(self, items, fields=fields, **options)
+        client, rest = self._for_batch(options)
+        return run_async_batch(client, items, fields=fields, **rest)
 
     async def _drive(self, flow: MethodFlow[T]) -> T:
         """Run a method's flow (`byourside._methods`), awaiting each effect it asks for."""
@@ -361,25 +378,15 @@ class AsyncClient(ClientBase):
                 settle(placed)
 
         async def attempt() -> ModelT:
-            timeout, total = timeout_before(self.timeout, deadline, self._clock)
             reply = await self._transport.request(
                 request.method,
                 request.path,
                 params=request.params,
                 body=request.payload,
-                timeout=timeout,
-                total=total,
                 if_cancelled=cancelled,
+                **self._exchange(request, deadline),
             )
             return request.parse(reply)
 
-        return await acall_with_retries(
-            attempt,
-            places_call=request.places_call,
-            max_retries=retries_or(max_retries, self._max_retries),
-            deadline=deadline,
-            timing=self._retry_timing,
-            sleep=self._sleep,
-            clock=self._clock,
-            describe=request.describe,
-        )
+        retrying = self._retrying(request, max_retries, deadline)
+        return await acall_with_retries(attempt, sleep=self._sleep, **retrying)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import logging
 import threading
 import time
@@ -84,6 +85,15 @@ class AsyncTransport:
         # Touched from worker threads (done callbacks) and the loop, hence the lock.
         self._in_flight: set[concurrent.futures.Future[Reply]] = set()
         self._in_flight_lock = threading.Lock()
+        self._pool_owner: AsyncTransport | None = None  # set on a derived transport: whose threads
+
+    def derive(self, *, base_url: str, timeout: Timeout) -> AsyncTransport:
+        """`Transport.derive` on this one's threads (and connection pool); its `aclose()` leaves
+        both to this transport."""
+        derived = copy.copy(self)
+        derived._transport = self._transport.derive(base_url=base_url, timeout=timeout)
+        derived._pool_owner = self._pool_owner or self
+        return derived
 
     @property
     def base_url(self) -> str:
@@ -104,6 +114,7 @@ class AsyncTransport:
         body: bytes | None = None,
         timeout: Timeout | None = None,
         total: float | None = None,
+        headers: Mapping[str, str] | None = None,
         if_cancelled: Callable[[Outcome], object] | None = None,
     ) -> Reply:
         """`Transport.request` on one of the pool's threads; the arguments are its own.
@@ -121,17 +132,10 @@ class AsyncTransport:
         def exchange() -> Reply:
             left = None if total is None else total - (time.monotonic() - queued_at)
             return self._transport.request(
-                method, path, params=params, body=body, timeout=timeout, total=left
+                method, path, params=params, body=body, timeout=timeout, total=left, headers=headers
             )
 
-        try:
-            running = self._pool.submit(exchange)
-        except RuntimeError:  # closed: as a closed Client, a closed AsyncClient still works
-            self._pool = self._new_pool()
-            running = self._pool.submit(exchange)
-        with self._in_flight_lock:
-            self._in_flight.add(running)
-        running.add_done_callback(self._forget)
+        running = (self._pool_owner or self)._submit(exchange)
         reply = asyncio.wrap_future(running)
         if method != "POST":
             # Cancelling `reply` cancels `running` when no thread has taken it yet; otherwise the
@@ -147,6 +151,17 @@ class AsyncTransport:
                 if_cancelled(outcome)
             raise
 
+    def _submit(self, exchange: Callable[[], Reply]) -> concurrent.futures.Future[Reply]:
+        try:
+            running = self._pool.submit(exchange)
+        except RuntimeError:  # closed: as a closed Client, a closed AsyncClient still works
+            self._pool = self._new_pool()
+            running = self._pool.submit(exchange)
+        with self._in_flight_lock:
+            self._in_flight.add(running)
+        running.add_done_callback(self._forget)
+        return running
+
     def _new_pool(self) -> concurrent.futures.ThreadPoolExecutor:
         return concurrent.futures.ThreadPoolExecutor(
             max_workers=self.workers, thread_name_prefix="byourside-async"
@@ -160,8 +175,10 @@ class AsyncTransport:
         """Close the session (when the client made it) once the requests in threads have ended.
 
         Requests still queued are dropped. No thread is borrowed to wait: the exchanges running
-        are awaited on the event loop.
+        are awaited on the event loop. A derived transport's threads are its owner's: left to it.
         """
+        if self._pool_owner is not None:
+            return
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._in_flight_lock:
             running = [asyncio.wrap_future(future) for future in self._in_flight]
@@ -171,6 +188,8 @@ class AsyncTransport:
 
     def close(self) -> None:
         """Blocking `aclose`: for code with no event loop running (a sync test fixture, atexit)."""
+        if self._pool_owner is not None:
+            return
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._transport.close()
 

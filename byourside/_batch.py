@@ -295,6 +295,11 @@ class BatchOptions(TypedDict, total=False):
             request is sent again (up to 50 times in a row).
         on_progress: called with a `BatchProgress` after each change (from the batch's threads,
             one call at a time) [None].
+        request_timeout: the (connect, read) timeout of each request, in seconds or a pair [the
+            client's]; a poll's is still cut to its call's `timeout`. Checked as the client's
+            (``invalid_timeout``).
+        extra_headers: headers sent with each request [None], checked as a method's
+            ``extra_headers`` (``invalid_extra_headers``: never Authorization).
     """
 
     concurrency: int
@@ -307,6 +312,8 @@ class BatchOptions(TypedDict, total=False):
     interval: float
     max_retries: int | None
     on_progress: Callable[[BatchProgress], object] | None
+    request_timeout: float | tuple[float, float] | None
+    extra_headers: Mapping[str, str] | None
 
 
 class BatchRun(Iterator[BatchResult[ResultT]]):

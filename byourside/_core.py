@@ -8,19 +8,22 @@ plain data and functions; only the sending differs between the two clients, one 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Generic, TypedDict
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel
+from typing_extensions import Self
 
 from byourside._extraction import typed_call
 from byourside._logging import configure_from_env
 from byourside._models import Call, CallList, PlacedCall
+from byourside._options import NO_OPTIONS, RequestOptions, TimeoutArg, check_request_options
 from byourside._replies import (
     MIN_POLL_INTERVAL,
     ModelT,
@@ -29,7 +32,7 @@ from byourside._replies import (
     clamp_limit,
     parse_reply,
 )
-from byourside._retry import DEFAULT_TIMING, DeadlineExceeded
+from byourside._retry import DEFAULT_TIMING, DeadlineExceeded, RetryTiming
 from byourside._transport import Method, Reply, Session, Timeout, Transport
 from byourside._validation import (
     FieldsArg,
@@ -51,6 +54,8 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ApiRequest",
     "ClientBase",
+    "ExchangeArgs",
+    "RetryArgs",
     "get_call_request",
     "list_calls_request",
     "place_call_request",
@@ -82,6 +87,11 @@ class ApiRequest(Generic[ModelT]):
     model: type[ModelT]
     params: dict[str, str] | None = None
     payload: bytes | None = None
+    options: RequestOptions = NO_OPTIONS
+
+    def sent_with(self, options: RequestOptions) -> ApiRequest[ModelT]:
+        """This request with a method's own `options` (``timeout=``, ``extra_headers=``)."""
+        return self if options is NO_OPTIONS else replace(self, options=options)
 
     @property
     def places_call(self) -> bool:
@@ -98,12 +108,33 @@ class ApiRequest(Generic[ModelT]):
         return parse_reply(reply, self.model, places_call=self.places_call)
 
 
+class ExchangeArgs(TypedDict):
+    """What a client's driver passes `Transport.request` besides the request's own parts."""
+
+    timeout: Timeout
+    total: float | None
+    headers: Mapping[str, str] | None
+
+
+class RetryArgs(TypedDict):
+    """What a client's driver passes its retry loop (`byourside._retry.call_with_retries`)
+    besides the attempt and the sleep."""
+
+    places_call: bool
+    max_retries: int
+    deadline: float | None
+    timing: RetryTiming
+    clock: Callable[[], float]
+    describe: str
+
+
 class ClientBase:
     """What `Client` and `AsyncClient` share besides their methods' flows: the constructor's
-    checks (in 0.1.0's order: key, URL, retries, timeout), the settings they leave, and the
-    properties that read them."""
+    checks (in 0.1.0's order: key, URL, retries, timeout), the settings they leave, the
+    properties that read them, `with_options`, and each request's timeout and headers."""
 
     _transport: Transport | AsyncTransport
+    _clock: Callable[[], float]
 
     def _configure(
         self,
@@ -117,10 +148,72 @@ class ClientBase:
         url = check_base_url(base_url or os.environ.get("BYOURSIDE_BASE_URL") or DEFAULT_BASE_URL)
         self._max_retries = check_retries(max_retries)
         transport = Transport(api_key=key, base_url=url, timeout=check_timeout(timeout), session=session)
-        # A server on this machine (a FakeServer) may be polled as fast as a test likes.
-        self._min_interval = 0.0 if is_loopback_host(urlsplit(url).hostname) else MIN_POLL_INTERVAL
+        self._min_interval = _min_interval(url)
         self._retry_timing = DEFAULT_TIMING
+        self._defaults = NO_OPTIONS  # a batch's request options (`_for_batch`)
         return transport
+
+    def with_options(
+        self, *, timeout: TimeoutArg = None, max_retries: int | None = None, base_url: str | None = None
+    ) -> Self:
+        """A new client like this one but for the options given; this one is left unchanged.
+
+        Options not given (None) are this client's. Each is checked as the constructor checks it
+        (codes ``invalid_timeout``, ``invalid_max_retries``, ``insecure_base_url``,
+        ``invalid_base_url``). The new client shares this one's connection pool (and, for an
+        `AsyncClient`, its threads): closing it leaves the pool to this client, whose own
+        `close()` (``aclose()``) closes it.
+
+        Example:
+            >>> from byourside import Client
+            >>> client = Client(api_key="bys_ak_example", base_url="http://127.0.0.1:8080")
+            >>> client.with_options(timeout=5, max_retries=0)
+            Client(base_url='http://127.0.0.1:8080', timeout=(5.0, 5.0), max_retries=0)
+            >>> client.timeout
+            (10.0, 60.0)
+        """
+        url = self.base_url if base_url is None else check_base_url(base_url)
+        retries = self._max_retries if max_retries is None else check_retries(max_retries)
+        seconds = self.timeout if timeout is None else check_timeout(timeout)
+        derived = copy.copy(self)
+        derived._transport = self._transport.derive(base_url=url, timeout=seconds)
+        derived._max_retries = retries
+        derived._min_interval = _min_interval(url)
+        return derived
+
+    def _for_batch(self, options: Mapping[str, Any]) -> tuple[Self, dict[str, Any]]:
+        """The client a batch runs on and its other options: this client, or, when `options`
+        hold ``request_timeout`` or ``extra_headers`` (checked here, before any I/O), one sharing
+        its pool that sends each of the batch's requests with them."""
+        rest = dict(options)
+        checked = check_request_options(rest.pop("request_timeout", None), rest.pop("extra_headers", None))
+        if checked == NO_OPTIONS:
+            return self, rest
+        derived = copy.copy(self)
+        derived._transport = self._transport.derive(base_url=self.base_url, timeout=self.timeout)
+        derived._defaults = checked
+        return derived, rest
+
+    def _exchange(self, request: ApiRequest[Any], deadline: float | None) -> ExchangeArgs:
+        """The timeout, time budget and extra headers `request` is sent with: its own options,
+        else the client's; the timeout cut to what is left before `deadline`."""
+        own = request.options.timeout or self._defaults.timeout or self.timeout
+        timeout, total = timeout_before(own, deadline, self._clock)
+        headers = request.options.headers or self._defaults.headers
+        return {"timeout": timeout or own, "total": total, "headers": headers}
+
+    def _retrying(
+        self, request: ApiRequest[Any], max_retries: int | None, deadline: float | None
+    ) -> RetryArgs:
+        """How `request` is retried: a method's own `max_retries` (checked) or the client's."""
+        return {
+            "places_call": request.places_call,
+            "max_retries": retries_or(max_retries, self._max_retries),
+            "deadline": deadline,
+            "timing": self._retry_timing,
+            "clock": self._clock,
+            "describe": request.describe,
+        }
 
     @property
     def base_url(self) -> str:
@@ -139,6 +232,12 @@ class ClientBase:
 
     def _settings_repr(self) -> str:
         return f"base_url={self.base_url!r}, timeout={self.timeout!r}, max_retries={self.max_retries!r}"
+
+
+def _min_interval(base_url: str) -> float:
+    """The shortest poll interval: a server on this machine (a FakeServer) may be polled as fast
+    as a test likes."""
+    return 0.0 if is_loopback_host(urlsplit(base_url).hostname) else MIN_POLL_INTERVAL
 
 
 def place_call_request(

@@ -302,6 +302,7 @@ SdkErrorCode = TypeAliasType(
         "invalid_max_retries",
         "invalid_on_status",
         "invalid_max_workers",
+        "invalid_extra_headers",
     ],
 )
 """

@@ -15,7 +15,7 @@ sleeps. So a check, an error rule or a typed-extraction rule is written here onc
 both clients.
 
 Example (the driver's part played by hand):
-    >>> flow = list_calls_flow(5, max_retries=None)
+    >>> flow = list_calls_flow(5, max_retries=None, timeout=None, extra_headers=None)
     >>> step = next(flow)
     >>> step.request.describe, step.request.params
     ('GET /v1/agent/calls', {'limit': '5'})
@@ -43,6 +43,7 @@ from byourside._core import (
 )
 from byourside._flows import Flow
 from byourside._models import Call, CallList, PlacedCall
+from byourside._options import NO_OPTIONS, HeadersArg, RequestOptions, TimeoutArg, check_request_options
 from byourside._polling import NOT_FOUND_REREADS, CallWait, errors_name_call, placed_call_kept
 from byourside._replies import ModelT, check_result_model, check_wait
 from byourside._retry import RetryTiming
@@ -87,11 +88,12 @@ class WaitFor:
     interval: float
     on_status: Callable[[Call], object] | None
     just_placed: bool = False
+    options: RequestOptions = NO_OPTIONS
 
     @property
     def request(self) -> ApiRequest[Call]:
-        """Each poll's GET."""
-        return get_call_request(self.call_id)
+        """Each poll's GET, with the method's own timeout and extra headers."""
+        return get_call_request(self.call_id).sent_with(self.options)
 
     def call_wait(self, now: float, timing: RetryTiming) -> CallWait:
         """The wait's state machine, started at `now` (a reading of the driver's clock)."""
@@ -121,27 +123,39 @@ def place_call_flow(
     voice: str | None,
     language: str | None,
     max_retries: int | None,
+    timeout: TimeoutArg,
+    extra_headers: HeadersArg,
 ) -> MethodFlow[PlacedCall]:
-    """`place_call`: every argument checked before the request."""
+    """`place_call`: every argument checked before the request, its options last."""
     request = place_call_request(
         to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
     )
-    placed: PlacedCall = yield Send(request, max_retries)
+    options = check_request_options(timeout, extra_headers)
+    placed: PlacedCall = yield Send(request.sent_with(options), max_retries)
     return placed
 
 
 def get_call_flow(
-    call_id: str, *, fields: type[BaseModel] | None, max_retries: int | None
+    call_id: str,
+    *,
+    fields: type[BaseModel] | None,
+    max_retries: int | None,
+    timeout: TimeoutArg,
+    extra_headers: HeadersArg,
 ) -> MethodFlow[Call[Any]]:
     """`get_call`: the call, as ``Call[fields]`` when a model is given; every error names it."""
     with errors_name_call(call_id):
-        call: Call = yield Send(get_call_request(call_id), max_retries)
+        request = get_call_request(call_id).sent_with(check_request_options(timeout, extra_headers))
+        call: Call = yield Send(request, max_retries)
         return with_fields(call, fields)
 
 
-def list_calls_flow(limit: int, *, max_retries: int | None) -> MethodFlow[list[Call]]:
+def list_calls_flow(
+    limit: int, *, max_retries: int | None, timeout: TimeoutArg, extra_headers: HeadersArg
+) -> MethodFlow[list[Call]]:
     """`list_calls`: `limit` clamped as 0.1.0 did."""
-    calls: CallList = yield Send(list_calls_request(limit), max_retries)
+    request = list_calls_request(limit).sent_with(check_request_options(timeout, extra_headers))
+    calls: CallList = yield Send(request, max_retries)
     return calls.calls
 
 
@@ -153,14 +167,17 @@ def wait_for_call_flow(
     fields: type[BaseModel] | None,
     on_status: Callable[[Call], object] | None,
     min_interval: float,
+    request_timeout: TimeoutArg,
+    extra_headers: HeadersArg,
 ) -> MethodFlow[Call[Any]]:
-    """`wait_for_call`: its numbers and model checked before the first poll, every error naming
-    the call; the ended call read as ``Call[fields]``."""
+    """`wait_for_call`: its numbers, model and request options checked before the first poll,
+    every error naming the call; the ended call read as ``Call[fields]``."""
     with errors_name_call(call_id):
         seconds, every = check_wait(timeout, interval, on_status, min_interval=min_interval)
         check_result_model(fields)
         get_call_request(call_id)  # the id, checked before the first poll
-        call: Call = yield WaitFor(call_id, seconds, every, on_status)
+        options = check_request_options(request_timeout, extra_headers)
+        call: Call = yield WaitFor(call_id, seconds, every, on_status, options=options)
         return with_fields(call, fields)
 
 
@@ -178,15 +195,19 @@ def call_flow(
     interval: float,
     on_status: Callable[[Call], object] | None,
     min_interval: float,
+    request_timeout: TimeoutArg,
+    extra_headers: HeadersArg,
 ) -> MethodFlow[Call[Any]]:
-    """`call`: every argument checked, the wait's included; placed once, then waited for, and
-    every error after the placement names the call (`placed_call_kept`)."""
+    """`call`: every argument checked, the wait's and the request options included; placed once,
+    then waited for, and every error after the placement names the call (`placed_call_kept`)."""
     seconds, every = check_wait(timeout, interval, on_status, min_interval=min_interval, placing=True)
     request = place_call_request(
         to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language
     )
-    placed: PlacedCall = yield Send(request)
+    options = check_request_options(request_timeout, extra_headers)
+    placed: PlacedCall = yield Send(request.sent_with(options))
     model = fields if isinstance(fields, type) else None
     with placed_call_kept(placed.call_id):
-        call: Call = yield WaitFor(placed.call_id, seconds, every, on_status, just_placed=True)
+        wait = WaitFor(placed.call_id, seconds, every, on_status, just_placed=True, options=options)
+        call: Call = yield wait
         return with_fields(call, model)

@@ -32,6 +32,7 @@ parent's pooled sockets would interleave both processes' requests on one connect
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import platform
@@ -48,6 +49,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.auth import AuthBase
 from requests.cookies import extract_cookies_to_jar
 from requests.hooks import dispatch_hook
+from requests.structures import CaseInsensitiveDict
 from urllib3 import PoolManager
 from urllib3.exceptions import ConnectTimeoutError, HTTPError
 from urllib3.exceptions import InvalidHeader as ReplyHeaderInvalid
@@ -286,6 +288,7 @@ class Transport:
     """Sends requests to the API over one session and returns replies as read.
 
     A session passed in stays the caller's: `close()` closes only a session this object made.
+    A transport made by `derive` sends over this one's session and never closes it.
     """
 
     def __init__(
@@ -304,6 +307,16 @@ class Transport:
         self._host = urlsplit(base_url).netloc
         self._pid = os.getpid()
         self._fork_lock = threading.Lock()
+        self._pool_owner: Transport | None = None  # set on a derived transport: whose session it uses
+
+    def derive(self, *, base_url: str, timeout: Timeout) -> Transport:
+        """A transport to `base_url` with `timeout`, the same key, sending over this one's session
+        (its connection pool, in a forked child too); its `close()` leaves that session open."""
+        derived = copy.copy(self)
+        derived.base_url, derived.timeout, derived._host = base_url, timeout, urlsplit(base_url).netloc
+        derived._owns_session = False
+        derived._pool_owner = self._pool_owner or self
+        return derived
 
     def close(self) -> None:
         """Close the session, when this transport made it."""
@@ -312,6 +325,8 @@ class Transport:
 
     def _session_here(self) -> requests.Session:
         """The session for this process: a new one in a child forked after this one was made."""
+        if self._pool_owner is not None:
+            return self._pool_owner._session_here()
         pid = os.getpid()
         if pid != self._pid and self._owns_session:
             with self._fork_lock:  # only ever taken in a child, so never inherited locked
@@ -331,6 +346,7 @@ class Transport:
         body: bytes | None = None,
         timeout: Timeout | None = None,
         total: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
         """Send one request and read the whole reply; never retries.
 
@@ -342,7 +358,8 @@ class Transport:
 
         A body over `MAX_REPLY_BYTES`, one that cannot be decoded, or an interim (1xx) reply where
         the final one was expected is returned with its `Reply.problem` said, for the caller to
-        refuse; its connection is dropped.
+        refuse; its connection is dropped. `headers` are extra headers, checked by the caller
+        (`byourside._options`): they never replace Authorization, which is set last.
 
         Raises:
             NetworkError: no reply was read (code ``network_error``, status 0), the budget ran out
@@ -357,15 +374,16 @@ class Transport:
             deadline = time.monotonic() + total
             connect, read = min(connect, total), min(read, total)
         url = self.base_url + path
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        sent_headers = CaseInsensitiveDict({"User-Agent": USER_AGENT, **(headers or {})})
+        sent_headers["Accept"] = "application/json"
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            sent_headers["Content-Type"] = "application/json"
         logger.debug("%s %s", method, url)
         session = self._session_here()
         sent: requests.PreparedRequest | None = None
         try:
             sent = session.prepare_request(
-                requests.Request(method, url, params=params, data=body, headers=headers, auth=self._auth)
+                requests.Request(method, url, params=params, data=body, headers=sent_headers, auth=self._auth)
             )
             with exchange_deadline(deadline):
                 response = _send(session, sent, (connect, read))

@@ -17,15 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from pydantic import BaseModel
 from typing_extensions import Self, Unpack
 
-from byourside._core import (
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    ApiRequest,
-    ClientBase,
-    retries_or,
-    timeout_before,
-)
+from byourside._core import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ApiRequest, ClientBase
 from byourside._flows import drive_sync
 from byourside._methods import (
     Effect,
@@ -37,6 +29,7 @@ from byourside._methods import (
     wait_for_call_flow,
 )
 from byourside._models import Call, FieldSpec, PlacedCall
+from byourside._options import HeadersArg, TimeoutArg
 from byourside._polling import run_wait
 from byourside._replies import ModelT
 from byourside._retry import call_with_retries
@@ -73,7 +66,9 @@ class Client(ClientBase):
     One client may be shared by many threads (it keeps up to 32 pooled connections) and survives
     ``os.fork()``: a child process that uses it opens connections of its own. A `session` passed in
     is used as it is everywhere: give a forked child its own client. Use the client as a context
-    manager, or call `close()`.
+    manager, or call `close()`. `with_options(...)` gives a client with other settings sharing its
+    pool; each method also takes ``extra_headers=`` and its own request timeout (README,
+    "Per-request options").
 
     Example:
         >>> from byourside import Client
@@ -132,6 +127,8 @@ class Client(ClientBase):
         voice: str | None = None,
         language: str | None = None,
         max_retries: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> PlacedCall:
         """Place an outbound call; returns its id and first status.
 
@@ -146,27 +143,33 @@ class Client(ClientBase):
         ``placement_failed``, ``store_error``) or the connection failed before sending. When the
         request may have reached the service and no answer was read, the error has
         ``may_have_placed=True``: look for the call with `list_calls()` before placing it again.
+
+        Per-request options, checked before any I/O: `timeout`, this request's (connect, read)
+        seconds instead of the client's (``invalid_timeout``), and `extra_headers`, sent with it
+        (``invalid_extra_headers``: never ``Authorization`` nor a header the transport owns).
         """
         return drive_sync(
             place_call_flow(
-                to,
-                objective,
-                context,
-                fields,
-                webhook_url,
-                caller_id,
-                voice=voice,
-                language=language,
-                max_retries=max_retries,
+                to, objective, context, fields, webhook_url, caller_id, voice=voice, language=language,
+                max_retries=max_retries, timeout=timeout, extra_headers=extra_headers,
             ),
             self._perform,
         )
 
     @overload
-    def get_call(self, call_id: str, *, max_retries: int | None = None) -> Call: ...
+    def get_call(
+        self, call_id: str, *, max_retries: int | None = None,
+        timeout: TimeoutArg = None, extra_headers: HeadersArg = None,
+    ) -> Call: ...
     @overload
     def get_call(
-        self, call_id: str, *, fields: type[ExtractedT], max_retries: int | None = None
+        self,
+        call_id: str,
+        *,
+        fields: type[ExtractedT],
+        max_retries: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[ExtractedT]: ...
     def get_call(
         self,
@@ -174,25 +177,36 @@ class Client(ClientBase):
         *,
         fields: type[BaseModel] | None = None,
         max_retries: int | None = None,
+        timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[Any]:
         """One call by id: its status and, once it has ended, summary, transcript and values.
 
         With ``fields=Model`` (the Pydantic model the call was placed with) the result is a
         ``Call[Model]`` whose `extracted` is a checked ``Model | None``; a value that does not fit
         raises `ExtractionError` naming the field, with the raw values and the call on it.
+        `timeout` and `extra_headers` are this request's own, as on `place_call`.
 
         Raises `NotFoundError` (``not_found``) for an unknown id or another account's call. Every
         error it raises has the id asked for as its `call_id`.
         """
-        return drive_sync(get_call_flow(call_id, fields=fields, max_retries=max_retries), self._perform)
+        return drive_sync(get_call_flow(
+            call_id, fields=fields, max_retries=max_retries, timeout=timeout, extra_headers=extra_headers
+        ), self._perform)
 
-    def list_calls(self, limit: int = 20, *, max_retries: int | None = None) -> list[Call]:
+    def list_calls(
+        self, limit: int = 20, *, max_retries: int | None = None,
+        timeout: TimeoutArg = None, extra_headers: HeadersArg = None,
+    ) -> list[Call]:
         """The most recent calls, at most `limit`.
 
         `limit` is clamped to 1..100, and whatever is not a whole number >= 0 (NaN, infinity,
-        ``5.0``, ``True``, None) means 20, as in 0.1.0: never an error.
+        ``5.0``, ``True``, None) means 20, as in 0.1.0: never an error. `timeout` and
+        `extra_headers` are this request's own, as on `place_call`.
         """
-        return drive_sync(list_calls_flow(limit, max_retries=max_retries), self._perform)
+        return drive_sync(list_calls_flow(
+            limit, max_retries=max_retries, timeout=timeout, extra_headers=extra_headers
+        ), self._perform)
 
     @overload
     def wait_for_call(
@@ -202,6 +216,8 @@ class Client(ClientBase):
         interval: float = 3,
         *,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call: ...
     @overload
     def wait_for_call(
@@ -212,6 +228,8 @@ class Client(ClientBase):
         *,
         fields: type[ExtractedT],
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[ExtractedT]: ...
     def wait_for_call(
         self,
@@ -221,6 +239,8 @@ class Client(ClientBase):
         *,
         fields: type[BaseModel] | None = None,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[Any]:
         """Poll the call every `interval` seconds until its status is terminal, and return it.
 
@@ -237,9 +257,14 @@ class Client(ClientBase):
         once), `interval` above zero (``invalid_interval``; under 0.5 s it is raised to 0.5 s
         unless the API is on this machine), `on_status` callable (``invalid_on_status``). Every
         error it raises has the id asked for as its `call_id`.
+
+        `timeout` is the wait's deadline (0.1.0's), so each request's own timeout is
+        `request_timeout` here (seconds or a (connect, read) pair, still cut to the time left);
+        `extra_headers` go with every poll. Both as on `place_call`.
         """
         flow = wait_for_call_flow(
-            call_id, timeout, interval, fields=fields, on_status=on_status, min_interval=self._min_interval
+            call_id, timeout, interval, fields=fields, on_status=on_status, min_interval=self._min_interval,
+            request_timeout=request_timeout, extra_headers=extra_headers,
         )
         return drive_sync(flow, self._perform)
 
@@ -258,6 +283,8 @@ class Client(ClientBase):
         timeout: float = 180,
         interval: float = 3,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call: ...
     @overload
     def call(
@@ -274,6 +301,8 @@ class Client(ClientBase):
         timeout: float = 180,
         interval: float = 3,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[ExtractedT]: ...
     def call(
         self,
@@ -289,6 +318,8 @@ class Client(ClientBase):
         timeout: float = 180,
         interval: float = 3,
         on_status: Callable[[Call], object] | None = None,
+        request_timeout: TimeoutArg = None,
+        extra_headers: HeadersArg = None,
     ) -> Call[Any]:
         """Place a call and wait for it to end: the whole job in one typed step.
 
@@ -300,7 +331,9 @@ class Client(ClientBase):
         here). Every error raised once the call is placed has its id as `call_id` and
         ``may_have_placed=True``: then wait for it, ``client.wait_for_call(error.call_id)``,
         instead of placing it again. A ``not_found`` on the first reads is read again, up to 3
-        times within the deadline: the read may have outrun the service's store.
+        times within the deadline: the read may have outrun the service's store. As on
+        `wait_for_call`, each request's own timeout is `request_timeout` (`timeout` is the wait's);
+        it and `extra_headers` apply to the placement and every poll.
 
         Example::
 
@@ -313,18 +346,9 @@ class Client(ClientBase):
                 ...
         """
         flow = call_flow(
-            to,
-            objective,
-            context,
-            fields=fields,
-            webhook_url=webhook_url,
-            caller_id=caller_id,
-            voice=voice,
-            language=language,
-            timeout=timeout,
-            interval=interval,
-            on_status=on_status,
-            min_interval=self._min_interval,
+            to, objective, context, fields=fields, webhook_url=webhook_url, caller_id=caller_id,
+            voice=voice, language=language, timeout=timeout, interval=interval, on_status=on_status,
+            min_interval=self._min_interval, request_timeout=request_timeout, extra_headers=extra_headers,
         )
         return drive_sync(flow, self._perform)
 
@@ -345,11 +369,13 @@ class Client(ClientBase):
         ``allow_duplicates``, ``ordered``, ``timeout``, ``interval``, ...) are documented on
         `BatchOptions`; items and options are checked before any request (`InvalidRequestError`:
         ``invalid_batch_item``, ``duplicate_batch_item``, ``invalid_concurrency``,
-        ``invalid_timeout``, ``invalid_interval``, ...).
+        ``invalid_timeout``, ``invalid_interval``, ...). As on `call`, ``timeout`` is each call's
+        wait; ``request_timeout`` and ``extra_headers`` go with every request of the batch.
         """
         from byourside._batch_run import run_batch  # loaded on first use: `import byourside` stays light
 
-        return run_batch(self, items, fields=fields, **options)
+        client, rest = self._for_batch(options)
+        return run_batch(client, items, fields=fields, **rest)
 
     # -- the driver: the only code here that blocks ------------------------------------------
 
@@ -376,24 +402,13 @@ class Client(ClientBase):
         """Send `request` (retried as the policy allows) and read its reply as its model."""
 
         def attempt() -> ModelT:
-            timeout, total = timeout_before(self.timeout, deadline, self._clock)
             reply = self._transport.request(
                 request.method,
                 request.path,
                 params=request.params,
                 body=request.payload,
-                timeout=timeout,
-                total=total,
+                **self._exchange(request, deadline),
             )
             return request.parse(reply)
 
-        return call_with_retries(
-            attempt,
-            places_call=request.places_call,
-            max_retries=retries_or(max_retries, self._max_retries),
-            deadline=deadline,
-            timing=self._retry_timing,
-            sleep=self._sleep,
-            clock=self._clock,
-            describe=request.describe,
-        )
+        return call_with_retries(attempt, sleep=self._sleep, **self._retrying(request, max_retries, deadline))

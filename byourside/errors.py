@@ -118,6 +118,9 @@ CODE_MESSAGES: dict[str, str] = {
     "duplicate_row": "A batch row repeats an earlier row (same number, objective and context)",
     # issue 24, AsyncClient: its thread pool's size, checked at construction.
     "invalid_max_workers": "max_workers must be a whole number of threads >= 1",
+    # issue 26, per-request options: extra_headers, checked before any I/O.
+    "invalid_extra_headers": "extra_headers must map HTTP header names to printable values, "
+    "and may not set Authorization or a header the transport owns",
 }
 """A readable message for every known code, as 0.1.0 gave one."""
 
