@@ -328,6 +328,7 @@ def agrees(schedule: Schedule, observed: Observed) -> bool:
     return observed.outcome.observable() == expect(schedule).observable() and not observed.faults_left
 
 
+@pytest.mark.soak
 def test_a_thousand_fault_schedules_place_at_most_once_and_lose_nothing() -> None:
     results = run_all(range(SCHEDULES), WORKERS)
     summary, counts = summarise(results)

@@ -240,6 +240,7 @@ def check(result: object, method: str) -> None:
         assert isinstance(result, Call)
 
 
+@pytest.mark.soak
 @settings(
     max_examples=1000,
     derandomize=True,

@@ -306,6 +306,7 @@ def summarise(outcomes: dict[int, Outcome]) -> tuple[str, Counter[str]]:
     return "\n".join(text), totals
 
 
+@pytest.mark.soak
 def test_a_thousand_runs_through_the_fault_proxy_dial_once_report_all_attribute_right() -> None:
     seeds = [int(ONLY)] if ONLY is not None else list(range(RUNS))
     outcomes = run_all(seeds)
